@@ -1,0 +1,5 @@
+"""Run the edgehook CLI as `python -m edgehook`."""
+
+from edgehook.cli import main
+
+main()
