@@ -1,0 +1,1 @@
+"""Talking to an Octave-compatible REST API (the real Octave cloud or `edgehook cloud serve`)."""
