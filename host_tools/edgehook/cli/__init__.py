@@ -50,9 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("edgehook: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "edgehook"
+        click.echo(f"edgehook: {exc.format_message()}", err=True)
+        click.echo(f"  hint: see '{command} --help'", err=True)
+        sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        click.echo(f"edgehook: {exc.format_message()}", err=True)
+        sys.exit(1)
     except EdgehookError as exc:
         click.echo(f"edgehook: {exc.message}", err=True)
         if exc.hint:
