@@ -1,0 +1,1 @@
+"""The Cloud Action bundle: manifest, settings, build, deploy, deliveries and the demo."""
