@@ -1,0 +1,95 @@
+"""`edgehook board start` as a user runs it: port on the first line, link, clean stop on signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.board.conftest import mpremote, write_app
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_board_start_prints_the_port_and_stops_everything(tmp_path: Path, signum: int) -> None:
+    flash = write_app(tmp_path / "flash")
+    link = tmp_path / "board.port"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgehook", "board", "start", "--dir", str(flash),
+         "--link", str(link), "--seed", "5", "--heap", "64k"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        assert port.startswith("/dev/pts/")
+        assert os.readlink(link) == port
+        assert mpremote(str(link), "exec", "print('via link')").strip() == "via link"
+        started = descendants(proc.pid)
+        assert started, "the board runs MicroPython as a child process"
+        proc.send_signal(signum)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in started):
+        assert time.monotonic() < deadline, f"left behind: {[p for p in started if alive(p)]}"
+        time.sleep(0.05)
+    assert not link.exists()
+
+
+def test_board_start_makes_a_working_copy_of_a_firmware_tree(tmp_path: Path) -> None:
+    firmware = write_app(tmp_path / "fw")
+    flash = tmp_path / "new-board"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgehook", "board", "start", "--dir", str(flash),
+         "--firmware", str(firmware)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        assert mpremote(port, "exec", "print(open('boot.py').read())").strip() == "print('boot ran')"
+        assert (flash / "main.py").read_text() == (firmware / "main.py").read_text()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def test_board_start_rejects_a_bad_heap(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgehook", "board", "start", "--dir", str(write_app(tmp_path)),
+         "--heap", "huge"], capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 1
+    assert "bad heap size" in proc.stderr and "hint:" in proc.stderr

@@ -1,0 +1,175 @@
+"""The virtual board through its pty: boot semantics, Ctrl-C versus framed 0x03, mpremote, resets."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from edgehook.board.vboard import VirtualBoard, make_board_dir
+from edgehook.errors import UsageError
+from tests.board.conftest import mpremote, runs, write_app
+from tests.fixtures.vboard import read_until
+
+
+def wait_for(condition, timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def test_boot_then_main_run_at_start_with_seed(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir, seed=7)
+    with serial.Serial(vb.port) as ser:
+        out = read_until(ser, b"reader ready 7")
+    assert out.index(b"boot ran") < out.index(b"reader ready")
+    assert runs(app_dir) == 1
+
+
+def test_frame_full_of_ctrl_c_reaches_the_app_as_data(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir)
+    pid = vb.pid
+    with serial.Serial(vb.port) as ser:
+        read_until(ser, b"reader ready")
+        ser.write(b"\x7e" + b"\x03" * 500 + b"\x7e")
+        read_until(ser, b"frame 500 500\n")
+        ser.write(b"\x7e\x01\x03\x7e\x7e\x03\x03\x03\x7e")  # two frames back to back
+        read_until(ser, b"frame 3 3\n")
+    assert vb.pid == pid
+    assert not any("ctrl-c" in entry for entry in vb.log)
+
+
+def test_ctrl_c_outside_a_frame_interrupts_running_code(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir)
+    pid = vb.pid
+    with serial.Serial(vb.port) as ser:
+        read_until(ser, b"reader ready")
+        ser.write(b"\x03")
+        out = read_until(ser, b">>> ")
+        assert b"KeyboardInterrupt" in out
+        assert b"ctrl-c as data" not in out
+        ser.write(b"print(6 * 7)\r")
+        read_until(ser, b"42")
+    assert vb.pid == pid  # interrupted, not killed
+    vb.wait_log("ctrl-c -> KeyboardInterrupt")
+
+
+def test_ctrl_c_with_keyboard_interrupt_off_is_data(vboard_factory, tmp_path: Path) -> None:
+    vb = vboard_factory(write_app(tmp_path / "flash", kbd_off=True))
+    pid = vb.pid
+    with serial.Serial(vb.port) as ser:
+        read_until(ser, b"reader ready")
+        ser.write(b"\x03")
+        read_until(ser, b"ctrl-c as data 1\n")
+        ser.write(b"\x7e\x03\x7e")
+        read_until(ser, b"frame 1 1\n")
+    assert vb.pid == pid
+
+
+def test_mpremote_exec_interrupts_a_running_main(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir)
+    with serial.Serial(vb.port) as ser:
+        read_until(ser, b"reader ready")
+    assert mpremote(vb.port, "exec", "print(6 * 7)").strip() == "42"
+    # mpremote's soft reset happened in the raw REPL: boot.py ran again, main.py did not
+    vb.wait_log("raw=True -> soft reboot")
+    assert runs(app_dir) == 1
+
+
+def test_mpremote_files_land_in_the_board_folder(vboard_factory, app_dir: Path,
+                                                 tmp_path: Path) -> None:
+    vb = vboard_factory(app_dir)
+    src = tmp_path / "hello.py"
+    src.write_text("MSG = 'hello from flash'\n")
+    mpremote(vb.port, "fs", "mkdir", ":lib", "+", "fs", "cp", str(src), ":lib/hello.py")
+    assert (app_dir / "lib" / "hello.py").read_text() == src.read_text()
+    listing = mpremote(vb.port, "fs", "ls", ":/")
+    assert "boot.py" in listing and "lib/" in listing
+    assert "etc/" not in listing and "proc/" not in listing  # `/` is the board folder
+    out = mpremote(vb.port, "exec", "import hello, sys; print(hello.MSG, sys.path)")
+    assert "hello from flash" in out and "'/lib'" in out
+    mpremote(vb.port, "fs", "rm", ":lib/hello.py")
+    assert not (app_dir / "lib" / "hello.py").exists()
+
+
+def test_soft_reset_at_the_repl_runs_boot_and_main(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir)
+    with serial.Serial(vb.port) as ser:
+        read_until(ser, b"reader ready")
+        ser.write(b"\x03")
+        read_until(ser, b">>> ")
+        ser.write(b"\x04")
+        out = read_until(ser, b"reader ready")
+    assert b"MPY: soft reboot\r\n" in out
+    assert out.index(b"soft reboot") < out.index(b"boot ran") < out.index(b"reader ready")
+    assert runs(app_dir) == 2
+
+
+def test_mpremote_soft_reset_keeps_main_off(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir)
+    mpremote(vb.port, "soft-reset", "+", "exec", "print('still raw')")
+    assert runs(app_dir) == 1
+    with serial.Serial(vb.port) as ser:  # mpremote left the raw REPL: the friendly one answers
+        ser.write(b"\r")
+        read_until(ser, b">>> ")
+
+
+def test_heap_size_is_the_targets(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir, heap="48k")
+    total = int(mpremote(vb.port, "exec", "import gc; print(gc.mem_free() + gc.mem_alloc())"))
+    assert 40 * 1024 < total <= 48 * 1024
+
+
+def test_restart_is_a_hard_reset(vboard_factory, app_dir: Path) -> None:
+    vb = vboard_factory(app_dir)
+    wait_for(lambda: runs(app_dir) == 1, what="first run")
+    pid = vb.pid
+    vb.restart()
+    wait_for(lambda: runs(app_dir) == 2, what="run after restart")
+    assert vb.pid not in (None, pid)
+    vb.wait_log("hard reset")
+
+
+def test_stop_leaves_no_process_and_removes_the_link(app_dir: Path, tmp_path: Path) -> None:
+    link = tmp_path / "board.port"
+    vb = VirtualBoard(app_dir, link=link).start()
+    assert os.readlink(link) == vb.port
+    pid = vb.pid
+    assert pid is not None
+    vb.stop()
+    assert not Path(f"/proc/{pid}").exists()
+    assert not link.exists()
+    assert not vb.alive
+    vb.stop()  # twice is fine
+
+
+def test_output_nobody_reads_is_dropped_and_counted(vboard_factory, tmp_path: Path) -> None:
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text(
+        "import sys\nline = b'x' * 1023 + b'\\n'\n"
+        "for i in range(3000):\n    sys.stdout.buffer.write(line)\n"
+        "open('done', 'w').close()\n")
+    vb = vboard_factory(flash)
+    wait_for(lambda: (flash / "done").exists(), timeout=20, what="main.py finished")
+    vb.wait_log("dropping the oldest board output")
+    assert vb.dropped_to_client > 0
+
+
+def test_config_is_written_before_boot(vboard_factory, app_dir: Path) -> None:
+    vboard_factory(app_dir, config={"period": 2})
+    assert (app_dir / "config.json").read_text() == '{"period": 2}'
+
+
+def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="heap"):
+        VirtualBoard(tmp_path, heap="lots")
+    with pytest.raises(UsageError, match="does not exist"):
+        VirtualBoard(tmp_path / "missing")
+    with pytest.raises(UsageError, match="no firmware tree"):
+        make_board_dir(tmp_path / "x", tmp_path / "nothing")
