@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from edgehook.errors import RemoteError, UsageError
 from edgehook.octave import credentials as cr
 from edgehook.octave.client import OctaveClient

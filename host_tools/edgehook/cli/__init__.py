@@ -18,6 +18,7 @@ from edgehook.errors import EdgehookError
 # One module per part under edgehook.cli; each exposes `COMMANDS`, a list of click commands/groups.
 COMMAND_MODULES = [
     "orp",
+    "cloud",
     "board",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from edgehook.errors import RemoteError
 log = logging.getLogger(__name__)
 
 OBJECT_KINDS = ("action", "task", "stream", "device")
+DEFAULT_URL = "http://127.0.0.1:8765/v5.0"
+DEFAULT_COMPANY = "demo"
 
 
 @dataclass
@@ -73,6 +76,20 @@ class OctaveClient:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers.update({"X-Auth-User": user, "X-Auth-Token": token})
+
+    @classmethod
+    def from_env(cls, base_url: str | None = None, company: str | None = None, **kw: Any) -> OctaveClient:
+        """A client from EDGEHOOK_CLOUD_URL, EDGEHOOK_COMPANY and resolve_credentials()."""
+        from edgehook.octave.credentials import resolve_credentials
+
+        creds = resolve_credentials()
+        return cls(
+            base_url or os.environ.get("EDGEHOOK_CLOUD_URL") or DEFAULT_URL,
+            company or os.environ.get("EDGEHOOK_COMPANY") or DEFAULT_COMPANY,
+            creds.user,
+            creds.token,
+            **kw,
+        )
 
     # -- the one primitive -------------------------------------------------------------
     def request(
