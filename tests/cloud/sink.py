@@ -1,0 +1,51 @@
+"""A real loopback HTTP server that records requests and answers by path (/status/<code>)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode() if n else ""
+                sink.requests.append({"method": self.command, "path": self.path,
+                                      "headers": dict(self.headers.items()), "body": body})
+                parts = self.path.strip("/").split("/")
+                status = int(parts[1]) if parts[0] == "status" and len(parts) > 1 else 200
+                if parts[0] == "sleep":
+                    time.sleep(float(parts[1]))
+                data = json.dumps({"ok": status < 400, "id": len(sink.requests)}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Request-Count", str(len(sink.requests)))
+                if status in (202, 503):
+                    self.send_header("Retry-After", "30")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
