@@ -120,12 +120,36 @@ def build_object(manifest: Manifest, spec: ObjectSpec, settings: Settings, compa
     return BuiltObject(spec.kind, spec.name, fields)
 
 
-def build_bundle(manifest: Manifest, settings: Settings, company: str, hide_secrets: bool = False) -> Bundle:
-    """Every object of the manifest for `company`; an action with several sources is one per source."""
+def forward_sources(settings: Settings, company: str, devices: list[str]) -> list[str]:
+    """The forwarding action's sources: `forward.source`, else every device x observation stream."""
+    explicit = [s.strip() for s in str(settings.values.get("forward.source") or "").split(",") if s.strip()]
+    if explicit:
+        return explicit
+    streams = [s.strip() for s in str(settings.values.get("forward.streams") or "").split(",") if s.strip()]
+    return [f"/{company}/devices/{d}/{s}" for d in devices for s in streams]
+
+
+def wanted_devices(settings: Settings) -> list[str] | None:
+    """The devices named by `forward.devices`; None for `*` (every device at deploy time)."""
+    text = str(settings.values.get("forward.devices") or "*").strip()
+    return None if text == "*" else [d.strip() for d in text.split(",") if d.strip()]
+
+
+def build_bundle(manifest: Manifest, settings: Settings, company: str, hide_secrets: bool = False,
+                 devices: list[str] | None = None) -> Bundle:
+    """Every object of the manifest for `company`; an action with several sources is one per source.
+
+    `devices` are the devices forwarded when `forward.devices` is `*` (the caller lists them).
+    """
+    named = wanted_devices(settings)
+    sources_value = ",".join(forward_sources(settings, company, named if named is not None else devices or []))
+    settings = Settings({**settings.values, "forward.source": sources_value}, settings.endpoints)
     objects: list[BuiltObject] = []
     for spec in manifest.objects:
         built = build_object(manifest, spec, settings, company, hide_secrets)
         sources = [s.strip() for s in str(built.fields.get("source", "")).split(",") if s.strip()]
+        if built.kind == "action" and not sources:
+            continue  # nothing to forward from yet (no device): the CLI says so
         if built.kind == "action" and len(sources) > 1:
             for source in sources:
                 objects.append(BuiltObject("action", f"{spec.name} {source}", {**built.fields, "source": source,
@@ -138,14 +162,14 @@ def build_bundle(manifest: Manifest, settings: Settings, company: str, hide_secr
 
 
 def write_bundle(bundle: Bundle, out: Path) -> list[Path]:
-    """Each built function to `<out>/<name>.js` and the object list to `<out>/bundle.json`."""
+    """Each built function to `<out>/<name>.js` (one per manifest object) and `<out>/bundle.json`."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    paths = []
     index = []
     for obj in bundle.objects:
-        path = out / (obj.name.replace(" ", "_").replace("/", "_").replace("@", "").replace("=", "-") + ".js")
+        path = out / (obj.name.split(" ")[0] + ".js")
         path.write_text(obj.js + "\n")
-        written.append(path)
+        paths.append(path)
         index.append({"kind": obj.kind, "file": path.name, **{k: v for k, v in obj.fields.items() if k != "js"}})
     (out / "bundle.json").write_text(json.dumps({"company": bundle.company, "streams": bundle.streams, "objects": index}, indent=2) + "\n")
-    return written
+    return paths
