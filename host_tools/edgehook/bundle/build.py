@@ -150,7 +150,7 @@ def build_bundle(manifest: Manifest, settings: Settings, company: str, hide_secr
         sources = [s.strip() for s in str(built.fields.get("source", "")).split(",") if s.strip()]
         if built.kind == "action" and not sources:
             continue  # nothing to forward from yet (no device): the CLI says so
-        if built.kind == "action" and len(sources) > 1:
+        if built.kind == "action" and "{" in spec.source.replace("{company}", ""):  # one action per source
             for source in sources:
                 objects.append(BuiltObject("action", f"{spec.name} {source}", {**built.fields, "source": source,
                                                                                "description": f"{spec.name} {source}"}))
