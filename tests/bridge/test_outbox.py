@@ -24,13 +24,13 @@ def reading(i: int, path: str = "env/temp/value", value: object = 20.5) -> Readi
 
 def test_file_is_wal_with_named_migrations(tmp_path):
     box = Outbox(tmp_path / "o.db")
-    assert box.migrations() == ["0001_records", "0002_counters", "0003_bridge_state"]
+    assert box.migrations() == ["0001_records", "0002_counters", "0003_bridge_state", "0004_open_index"]
     box.close()
     db = sqlite3.connect(tmp_path / "o.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == 3
+    assert db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == 4
     Outbox(tmp_path / "o.db").close()  # reopening applies nothing twice
-    assert db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == 3
+    assert db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == 4
 
 
 def test_key_is_device_path_timestamp_and_duplicates_are_absorbed(tmp_path):
@@ -74,6 +74,7 @@ def test_reject_new_when_full_counts_and_keeps_old(tmp_path):
     box = Outbox(tmp_path / "o.db", max_records=3)
     assert box.add_many([reading(i) for i in range(5)]) == ["added"] * 3 + ["full"] * 2
     assert box.counters()["rejected_full"] == 2
+    assert box.add(reading(0)) == "duplicate"  # a retransmit is absorbed even when full
     rec = box.claim(1)[0]
     box.mark_delivered(rec.id)  # delivered records no longer count against the limit
     assert box.add(reading(9)) == "added"
@@ -111,11 +112,11 @@ def test_ttl_expires_open_records_with_a_reason(tmp_path):
 
 def test_delivered_records_are_pruned_beyond_keep_delivered(tmp_path):
     box = Outbox(tmp_path / "o.db", keep_delivered=2)
-    box.add_many([reading(i) for i in range(5)])
-    for rec in box.claim(5):
+    box.add_many([reading(i) for i in range(6)])
+    for rec in box.claim(6):
         box.mark_delivered(rec.id)
     assert len(box.records(state="delivered")) == 2
-    assert box.counters()["delivered"] == 5
+    assert box.counters()["delivered"] == 6
 
 
 def test_bridge_state_persists(tmp_path):

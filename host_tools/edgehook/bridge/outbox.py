@@ -57,6 +57,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("0003_bridge_state", """
         CREATE TABLE bridge_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     """),
+    # open records in arrival order without scanning delivered ones (claims, drop-oldest)
+    ("0004_open_index", """
+        CREATE INDEX records_open ON records(id) WHERE state IN ('pending','retrying');
+    """),
 ]
 
 _OPEN = ("pending", "retrying")
@@ -136,6 +140,9 @@ class Outbox:
         self.clock = clock
         self._lock = threading.RLock()
         self._claimed: set[int] = set()
+        # open (count, bytes), kept in memory so an add does not scan the table (one writer)
+        self._totals: tuple[int, int] | None = None
+        self._since_prune = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -187,40 +194,44 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                counts, size = self._open_totals()
+                counts, size = self._totals or self._open_totals()
                 bump: dict[str, int] = {}
                 for r in readings:
                     value = json.dumps(r.value, separators=(",", ":"))
                     rsize = len(value) + len(r.path) + 64
-                    if self._db.execute("SELECT 1 FROM records WHERE key=?", (r.key,)).fetchone():
-                        results.append("duplicate")
-                        bump["duplicates"] = bump.get("duplicates", 0) + 1
-                        continue
-                    while counts + 1 > self.max_records or size + rsize > self.max_bytes:
+                    full = counts + 1 > self.max_records or size + rsize > self.max_bytes
+                    if full and self._db.execute("SELECT 1 FROM records WHERE key=?", (r.key,)).fetchone():
+                        full = False  # a duplicate is absorbed even when the outbox is full
+                    while full:
                         freed = self._drop_oldest(now) if self.policy == "drop-oldest" else None
                         if freed is None:
                             break
-                        counts -= 1
-                        size -= freed
+                        counts, size = counts - 1, size - freed
                         bump["dropped_oldest"] = bump.get("dropped_oldest", 0) + 1
-                    if counts + 1 > self.max_records or size + rsize > self.max_bytes:
+                        full = counts + 1 > self.max_records or size + rsize > self.max_bytes
+                    if full:
                         results.append("full")
                         bump["rejected_full"] = bump.get("rejected_full", 0) + 1
                         continue
-                    self._db.execute(
-                        "INSERT INTO records (key, device, path, ts, dtype, value, units, size,"
-                        " state, next_attempt, created, updated)"
+                    cur = self._db.execute(
+                        "INSERT OR IGNORE INTO records (key, device, path, ts, dtype, value, units,"
+                        " size, state, next_attempt, created, updated)"
                         " VALUES (?,?,?,?,?,?,?,?, 'pending', 0, ?, ?)",
                         (r.key, r.device, r.path, r.timestamp, r.dtype, value, r.units, rsize, now, now),
                     )
-                    counts += 1
-                    size += rsize
+                    if cur.rowcount == 0:  # the key is there already: a retransmit
+                        results.append("duplicate")
+                        bump["duplicates"] = bump.get("duplicates", 0) + 1
+                        continue
+                    counts, size = counts + 1, size + rsize
                     results.append("added")
                     bump["accepted"] = bump.get("accepted", 0) + 1
                 self._bump(bump)
                 self._db.execute("COMMIT")
+                self._totals = (counts, size)
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._totals = None
                 raise
         return results
 
@@ -235,7 +246,8 @@ class Outbox:
 
     def _drop_oldest(self, now: float) -> int | None:
         row = self._db.execute(
-            "SELECT id, size FROM records WHERE state IN ('pending','retrying') ORDER BY ts, id LIMIT 1"
+            "SELECT id, size FROM records INDEXED BY records_open"
+            " WHERE state IN ('pending','retrying') ORDER BY id LIMIT 1"
         ).fetchone()
         if row is None:
             return None
@@ -255,13 +267,14 @@ class Outbox:
 
     # -- the uploader's side ----------------------------------------------------------------
     def claim(self, limit: int) -> list[Record]:
-        """Up to `limit` due records not already claimed, oldest first; claimed until marked."""
+        """Up to `limit` due records not already claimed, in arrival order; claimed until marked."""
         now = self.clock()
         with self._lock:
             self._expire(now)
             rows = self._db.execute(
-                "SELECT * FROM records WHERE state IN ('pending','retrying') AND next_attempt <= ?"
-                " ORDER BY ts, id LIMIT ?",
+                "SELECT * FROM records INDEXED BY records_open"
+                " WHERE state IN ('pending','retrying') AND next_attempt <= ?"
+                " ORDER BY id LIMIT ?",
                 (now, limit + len(self._claimed)),
             ).fetchall()
             out = [rec for rec in map(self._record, rows) if rec.id not in self._claimed][:limit]
@@ -303,19 +316,25 @@ class Outbox:
             self._claimed.discard(rec_id)
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(
+                row = self._db.execute(
                     "UPDATE records SET state=?, attempts=attempts+1, reason=?, event_id=?, updated=?"
-                    " WHERE id=? AND state IN ('pending','retrying')",
+                    " WHERE id=? AND state IN ('pending','retrying') RETURNING size",
                     (state, reason[:500] if reason else None, event_id, now, rec_id),
-                )
-                if cur.rowcount:
+                ).fetchone()
+                if row is not None:
                     self._bump({state: 1})
                 if state == "delivered":
-                    self._prune_delivered()
+                    self._since_prune += 1
+                    if self._since_prune >= max(1, min(64, self.keep_delivered)):
+                        self._since_prune = 0
+                        self._prune_delivered()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._totals = None
                 raise
+            if row is not None and self._totals is not None:
+                self._totals = (self._totals[0] - 1, self._totals[1] - int(row[0]))
 
     def _prune_delivered(self) -> None:
         # keep the newest `keep_delivered` delivered keys: they absorb late re-pushes locally
@@ -339,7 +358,10 @@ class Outbox:
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._totals = None
             raise
+        if cur.rowcount:
+            self._totals = None
 
     def next_due(self) -> float | None:
         """When the earliest open record becomes due (None when nothing is open)."""
