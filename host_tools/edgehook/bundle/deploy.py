@@ -53,7 +53,7 @@ def _deploy_streams(client: OctaveClient, bundle: Bundle, dry_run: bool) -> list
 
 def _source_streams(client: OctaveClient, bundle: Bundle, dry_run: bool) -> list[Change]:
     """Exact-path sources must exist before events flow (the bridge would create them later)."""
-    changes = []
+    changes: list[Change] = []
     for obj in bundle.objects:
         source = str(obj.fields.get("source", ""))
         if not source.startswith("/") or any(c.name == source for c in changes):

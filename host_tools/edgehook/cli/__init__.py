@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "cloud",
     "board",
     "bundle",
+    "demo",
     "bridge",
 ]
 

@@ -1,0 +1,226 @@
+"""`edgehook demo`'s machinery: the whole path on this machine, started and stopped as one.
+
+Local cloud (a real `edgehook cloud serve` process) → the bundle deployed → a loopback webhook
+receiver answering a realistic mix → the virtual board running the firmware → the bridge
+(a real `edgehook bridge` process). `snapshot()` reads the counts a live view shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import selectors
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edgehook.bundle.build import build_bundle
+from edgehook.bundle.deliveries import counts
+from edgehook.bundle.deploy import deploy_bundle
+from edgehook.bundle.manifest import load_manifest
+from edgehook.bundle.receiver import Received, Reply, WebhookReceiver
+from edgehook.bundle.settings import new_secret, resolve_settings
+from edgehook.errors import RemoteError
+from edgehook.octave.client import OctaveClient
+
+log = logging.getLogger(__name__)
+
+COMPANY = "demo"
+DEVICE = "demo-board"
+STREAMS = ("env", "io", "mcu", "adc", "health")
+
+
+class DemoMix:
+    """The receiver's answers, decided per webhook id so every retry of a message agrees:
+    mostly 201; some 202 whose status check says Running once, then Succeeded; an occasional
+    503 (Retry-After 1) on the first attempt, then 201."""
+
+    def __init__(self, accepted: float = 0.15, unavailable: float = 0.08) -> None:
+        self.accepted, self.unavailable = accepted, unavailable
+        self.seen: Counter = Counter()
+        self.lock = threading.Lock()
+
+    def _roll(self, key: str) -> float:
+        return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    def __call__(self, req: Received) -> Reply:
+        if req.method == "GET" and req.path.startswith("/status/"):
+            op = req.path.rsplit("/", 1)[-1]
+            with self.lock:
+                self.seen["check:" + op] += 1
+                n = self.seen["check:" + op]
+            state = "Running" if n < 2 else "Succeeded"
+            return Reply(200, {"Content-Type": "application/json"}, json.dumps({"status": state}))
+        wid = req.webhook_id or "?"
+        with self.lock:
+            self.seen[wid] += 1
+            first = self.seen[wid] == 1
+        roll = self._roll(wid)
+        if first and roll < self.unavailable:
+            return Reply(503, {"Retry-After": "1"}, "busy, try again")
+        if roll > 1 - self.accepted:
+            return Reply(202, {"Location": f"/status/{wid}", "Retry-After": "1"}, '{"status": "NotStarted"}')
+        return Reply(201, {"Location": f"/readings/{wid}"}, json.dumps({"id": wid}))
+
+
+def start_cloud(work: Path, env: dict[str, str], deadline_s: float = 30.0) -> tuple[subprocess.Popen, str]:
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "edgehook", "cloud", "serve", "--db", str(work / "cloud.db"), "--port", "0",
+           "--company", COMPANY, "--http-timeout", "3"]
+    with open(work / "cloud.log", "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(deadline_s)
+    url = proc.stdout.readline().decode().strip() if ready else ""
+    if not url.startswith("http"):
+        stop_process(proc)
+        raise RemoteError("the local cloud did not start", hint=f"see {work / 'cloud.log'}")
+    return proc, url
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RemoteError(f"demo: {what} within {timeout:.0f} s failed", hint="run with -v for logs")
+        time.sleep(0.1)
+
+
+class Demo:
+    """Start with `start(progress)`, read `snapshot()`, always `stop()` (idempotent)."""
+
+    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0) -> None:
+        self.work = work
+        self.seed = seed
+        self.task_period = task_period
+        self.secret = new_secret()
+        self.mix = DemoMix()
+        self.receiver = WebhookReceiver(self.mix, secret=self.secret)
+        self.cloud: subprocess.Popen | None = None
+        self.bridge: subprocess.Popen | None = None
+        self.board: Any = None
+        self.client: OctaveClient | None = None
+        self.env: dict[str, str] = {}
+        self.started = 0.0
+
+    def start(self, progress: Callable[[str], None] = lambda s: None) -> None:
+        from edgehook.board.vboard import VirtualBoard, make_board_dir
+
+        self.work.mkdir(parents=True, exist_ok=True)
+        user, token = "demo", secrets.token_urlsafe(24)
+        base_env = {**os.environ, "EDGEHOOK_USER": user, "EDGEHOOK_TOKEN": token,
+                    "EDGEHOOK_CREDENTIALS": str(self.work / "credentials.json")}
+        progress("starting the local cloud")
+        self.cloud, url = start_cloud(self.work, base_env)
+        self.env = {**base_env, "EDGEHOOK_CLOUD_URL": url, "EDGEHOOK_COMPANY": COMPANY}
+        self.client = OctaveClient(url, COMPANY, user, token, timeout=10)
+        _wait(lambda: self._answers(), 20, "reaching the local cloud")
+        progress("starting the webhook receiver")
+        self.receiver.start()
+        progress("deploying the Cloud Action bundle")
+        self.client.create_device(DEVICE)
+        manifest = load_manifest()
+        settings = resolve_settings(manifest, {
+            "webhook.url": self.receiver.url, "webhook.secret": self.secret, "forward.devices": DEVICE,
+            "task.period": str(self.task_period), "policy.pollSchedule": "1,2,5", "policy.retrySchedule": "1,2,5,10",
+        }, env={})
+        deploy_bundle(self.client, build_bundle(manifest, settings, COMPANY), [o.name for o in manifest.objects])
+        progress("starting the virtual board")
+        self.board = VirtualBoard(make_board_dir(self.work / "board"), seed=self.seed).start()
+        progress("starting the bridge")
+        cmd = [sys.executable, "-m", "edgehook", "bridge", "--port", self.board.port, "--device", DEVICE,
+               "--outbox", str(self.work / "outbox.db"), "--plain", "--status-every", "3600"]
+        with open(self.work / "bridge.log", "wb") as out:
+            self.bridge = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                           start_new_session=True)
+        self.started = time.time()
+
+    def _answers(self) -> bool:
+        try:
+            assert self.client is not None
+            return self.client.request("GET", "/stream", params={"limit": 1}).ok
+        except RemoteError:
+            return False
+
+    def running(self) -> list[str]:
+        """The parts that died (empty while all run)."""
+        dead = []
+        if self.cloud is not None and self.cloud.poll() is not None:
+            dead.append("cloud")
+        if self.bridge is not None and self.bridge.poll() is not None:
+            dead.append("bridge")
+        if self.board is not None and not self.board.alive:
+            dead.append("board")
+        return dead
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counts for the live view and the summary."""
+        assert self.client is not None
+        events = 0
+        for stream in STREAMS:
+            try:
+                events += len(self.client.list_events(path=f"/{COMPANY}/devices/{DEVICE}/{stream}", limit=10_000,
+                                                      only="id"))
+            except RemoteError:
+                pass
+        posts = self.receiver.posts()
+        first: dict[str, Received] = {}
+        for p in posts:
+            first.setdefault(p.webhook_id or "", p)
+        latencies = sorted(p.at * 1000 - float(json.loads(p.body).get("timestamp") or 0) for p in first.values())
+        return {
+            "elapsed": time.time() - self.started if self.started else 0.0,
+            "readings": self._outbox_accepted(),
+            "events": events,
+            "deliveries": dict(counts(self.client)),
+            "posts": len(posts),
+            "messages": len(first),
+            "checks": sum(1 for r in self.receiver.requests if r.method == "GET"),
+            "verified": sum(1 for p in posts if p.verified),
+            "latency_ms": {"p50": statistics.median(latencies) if latencies else None,
+                           "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None},
+        }
+
+    def _outbox_accepted(self) -> int | None:
+        path = self.work / "outbox.db"
+        if not path.exists():
+            return None
+        import sqlite3
+
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+                row = db.execute("SELECT value FROM counters WHERE name='accepted'").fetchone()
+            return int(row[0]) if row else 0
+        except sqlite3.Error:
+            return None
+
+    def stop(self) -> None:
+        """Stop the bridge, the board, the receiver and the cloud; nothing is left running."""
+        stop_process(self.bridge)
+        if self.board is not None:
+            self.board.stop()
+        self.receiver.stop()
+        stop_process(self.cloud)
