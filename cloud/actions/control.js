@@ -12,7 +12,7 @@ function(event) {
     out[SETTINGS.endpointsStream] = [{ hash: String(cmd.endpoint), elems: { endpoint: String(cmd.endpoint), state: "active", since: now } }];
     return out;
   }
-  if (cmd.command !== "replay") {
+  if (cmd.command !== "replay" || !/^[A-Za-z0-9_:.\-@\/]{1,200}$/.test(String(cmd.target))) {
     console.log("unknown command: " + JSON.stringify(cmd));
     return {};
   }

@@ -237,3 +237,16 @@ def test_410_marks_the_endpoint_gone_until_enabled(env: Env) -> None:
     env.send("gone", 3.0)
     assert len(env.posts("gone")) == 2
     assert sorted(r["state"] for r in records(env.client, "gone")) == ["delivered", "failed", "failed"]
+
+
+def test_bad_operator_commands_are_logged_not_run(env: Env) -> None:
+    before = env.record("bad")
+    sid = env.client.find_stream("/test/webhooks/commands")["id"]
+    env.client.create_event(sid, {"command": "replay", "target": "x' || true || '"})
+    env.client.create_event(sid, {"command": "explode"})
+    env.cloud.wait_idle(10)
+    control = next(a for a in env.client.list_objects("action") if a["description"] == "edgehook-control")
+    runs = env.cloud.runs(control["id"])[-2:]
+    assert [r["outcome"] for r in runs] == ["ok", "ok"]
+    assert all(any("unknown command" in line for line in r["console"]) for r in runs)
+    assert env.record("bad") == before

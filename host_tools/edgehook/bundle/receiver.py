@@ -37,6 +37,7 @@ class Received:
     body: str
     at: float
     verified: bool | None = None
+    answered: int | None = None  # the status the receiver answered with
 
     @property
     def webhook_id(self) -> str | None:
@@ -99,6 +100,7 @@ class WebhookReceiver:
                     reply = receiver.script(req)
                 except Exception as exc:  # a broken script answers 500 instead of hanging the client
                     reply = Reply(500, body=f"receiver script failed: {exc}")
+                req.answered = reply.status
                 if reply.delay:
                     time.sleep(reply.delay)
                 data = reply.body.encode()
