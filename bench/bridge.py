@@ -144,18 +144,19 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def cpu_at_line_rate(seconds: float, baud: int = 115200) -> dict[str, float]:
+def cpu_at_line_rate(seconds: float, offline: bool, baud: int = 115200) -> dict[str, float]:
     from tests.fixtures.cloud import start_local_cloud
 
     frame_len = len(push_frame(1234))
     rate = baud / 10 / frame_len  # frames per second the line carries
     with tempfile.TemporaryDirectory() as tmp:
-        cloud = start_local_cloud(Path(tmp) / "cloud", manual_clock=False)
+        cloud = None if offline else start_local_cloud(Path(tmp) / "cloud", manual_clock=False)
         pty = Pty()
-        env = dict(os.environ, **cloud.env())
+        env = dict(os.environ, **(cloud.env() if cloud else {}))
         proc = subprocess.Popen(
             [sys.executable, "-m", "edgehook", "bridge", "--port", pty.port, "--device", "bench",
-             "--outbox", str(Path(tmp) / "o.db"), "--plain", "--status-every", "3600"],
+             "--outbox", str(Path(tmp) / "o.db"), "--plain", "--status-every", "3600",
+             *(["--offline"] if offline else [])],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             handshake(pty)
@@ -187,7 +188,8 @@ def cpu_at_line_rate(seconds: float, baud: int = 115200) -> dict[str, float]:
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
             pty.close()
-            cloud.stop()
+            if cloud:
+                cloud.stop()
     return {"line_rate": rate, "sent": i, "acked": acked[0], "cpu_pct": 100 * cpu / elapsed}
 
 
@@ -206,9 +208,11 @@ def main() -> None:
           f"insert+commit {o['bare_single']:,.0f}/s (ratio {o['outbox_single'] / o['bare_single']:.2f})")
     print(f"outbox durable enqueue, 32 per commit: {o['outbox_group32']:,.0f}/s vs bare SQLite "
           f"{o['bare_group32']:,.0f}/s (ratio {o['outbox_group32'] / o['bare_group32']:.2f})")
-    c = cpu_at_line_rate(args.seconds)
-    print(f"bridge process at 115200-baud line rate ({c['line_rate']:.0f} pushes/s, uploads to a "
-          f"local cloud): CPU {c['cpu_pct']:.1f} % of one core; {c['acked']}/{c['sent']} acked")
+    for offline in (True, False):
+        c = cpu_at_line_rate(args.seconds, offline)
+        what = "--offline (serial side and outbox only)" if offline else "uploading to a local cloud"
+        print(f"bridge process at 115200-baud line rate ({c['line_rate']:.0f} pushes/s), {what}: "
+              f"CPU {c['cpu_pct']:.1f} % of one core; {c['acked']}/{c['sent']} acked")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from edgehook.bridge.service import Bridge, BridgeConfig
 from edgehook.octave.credentials import Credentials
 from tests.bridge.asset import PushingAsset, wait_for
+from tests.bridge.noisy import CorruptingRelay
 
 T0 = 1_750_000_000.0
 
@@ -60,64 +60,6 @@ def test_kill_9_mid_burst_repeatedly_loses_and_doubles_nothing(local_cloud_modul
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
         asset.close()
-
-
-class CorruptingRelay:
-    """Copies bytes between two ptys (asset side ⇄ bridge side), flipping, dropping and inserting
-    junk bytes at a given rate in both directions."""
-
-    def __init__(self, a_fd: int, rate: float, seed: int = 3) -> None:
-        self.a_fd = a_fd
-        self.rng = random.Random(seed)
-        self.rate = rate
-        self.flips = self.drops = self.junk = 0
-        self.master, slave = os.openpty()
-        import tty
-        tty.setraw(slave)
-        self.port = os.ttyname(slave)
-        self._slave = slave
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def mangle(self, data: bytes) -> bytes:
-        out = bytearray()
-        for b in data:
-            if self.rng.random() < self.rate:
-                kind = self.rng.randrange(3)
-                if kind == 0:
-                    self.flips += 1
-                    out.append(b ^ (1 << self.rng.randrange(8)))
-                elif kind == 1:
-                    self.drops += 1
-                else:
-                    self.junk += 1
-                    out += bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 8)))
-                    out.append(b)
-            else:
-                out.append(b)
-        return bytes(out)
-
-    def _run(self) -> None:
-        import select
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self.a_fd, self.master], [], [], 0.05)
-            for fd in ready:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    continue
-                other = self.master if fd == self.a_fd else self.a_fd
-                try:
-                    os.write(other, self.mangle(data))
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        os.close(self.master)
-        os.close(self._slave)
 
 
 @pytest.mark.parametrize("rate", [1e-3])
