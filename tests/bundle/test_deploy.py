@@ -102,3 +102,11 @@ def test_two_endpoints_with_different_outcomes(cloud: LocalCloud) -> None:
         assert missing.returncode == 1 and "no delivery record matches" in missing.stderr
         nothing = run(cloud, "deliveries", "replay", "--failed")
         assert nothing.returncode == 1 and "nothing to replay" in nothing.stderr
+
+
+def test_tokens_in_the_url_are_not_printed(cloud: LocalCloud) -> None:
+    out = run(cloud, "deploy", "--dry-run", "--set", "webhook.url=https://user:pw@h.example/in?token=s3cr3t",
+              env={"EDGEHOOK_WEBHOOK_SECRET": SECRET})
+    assert out.returncode == 0, out.stderr
+    assert "https://h.example/in?…" in out.stdout
+    assert "s3cr3t" not in out.stdout and "pw@" not in out.stdout and SECRET not in out.stdout

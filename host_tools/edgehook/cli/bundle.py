@@ -116,9 +116,18 @@ def deploy(target: str, cloud_url: str | None, company: str | None, bundle_dir: 
     if devices == []:
         click.echo("warning: no device in this company yet, so nothing is forwarded; deploy again once the "
                    "bridge has registered the device, or --set forward.devices=NAME", err=True)
-    eps = ", ".join(f"{e['name']} -> {e['url']}" for e in settings.endpoints)
+    eps = ", ".join(f"{e['name']} -> {_public_url(e['url'])}" for e in settings.endpoints)
     click.echo(f"{'dry run: nothing changed' if dry_run else 'deployed'} to {client.base_url} company {client.company}; "
                f"endpoints: {eps} (secrets hidden)")
+
+
+def _public_url(url: str) -> str:
+    """The URL without user info and query (either may carry a token)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}" + \
+        ("?…" if parts.query else "")
 
 
 @click.group()
