@@ -106,6 +106,8 @@ def test_bad_event_bodies(cloud):
         assert why in r.json()["head"]["errors"][0]
     r = _raw(cloud, "POST", f"/event/{stream['id']}", data=b"{not json")
     _envelope(r, 400)
+    r = _raw(cloud, "POST", f"/event/{stream['id']}", data=b" " * (4 * 1024 * 1024 + 1))
+    _envelope(r, 413)
     _envelope(_raw(cloud, "POST", "/event/s000", json={"elems": {}}), 404)
     _envelope(_raw(cloud, "GET", f"/event/{stream['id']}/e000"), 404)
     _envelope(_raw(cloud, "GET", "/event"), 400)

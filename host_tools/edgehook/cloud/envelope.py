@@ -17,6 +17,8 @@ from edgehook.cloud.errors import CloudError, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 4 * 1024 * 1024
+
 MESSAGES = {
     200: "Your request has been processed successfully.",
     201: "Your request has been processed successfully. A new resource has been created.",
@@ -71,7 +73,10 @@ def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Any]:
         service = request.app.state.service
         try:
             _authorize(request, service)
-            call = Call(service, dict(request.path_params), dict(request.query_params), await request.body())
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                return error(413, f"the request body is larger than {MAX_BODY // (1024 * 1024)} MB")
+            call = Call(service, dict(request.path_params), dict(request.query_params), body)
             result = await run_in_threadpool(handler, call)
         except CloudError as exc:
             return error(exc.status, str(exc))
