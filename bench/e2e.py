@@ -6,7 +6,7 @@
 2. Latency from a reading on the virtual board (its device timestamp) to its webhook arriving,
    p50 and p99, over `--seconds` of `edgehook demo`'s pipeline (board → bridge → cloud → webhook).
 
-usage: python bench/e2e.py [--events N] [--seconds S] [--skip-board]
+usage: python bench/e2e.py [--events N] [--seconds S] [--skip-board] [--heap 48k]
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def runtime_rate(n: int, work: Path) -> tuple[float, float]:
     return runtime, raw
 
 
-def board_latency(seconds: float, work: Path) -> dict:
-    demo = Demo(work)
+def board_latency(seconds: float, work: Path, heap: str) -> dict:
+    demo = Demo(work, heap=heap)
     try:
         demo.start()
         time.sleep(seconds)
@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300, help="events for the runtime rate")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of the board pipeline")
     parser.add_argument("--skip-board", action="store_true", help="only the runtime rate")
+    parser.add_argument("--heap", default="48k", help="MicroPython heap of the virtual board")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="edgehook-bench-") as tmp:
         runtime, raw = runtime_rate(args.events, Path(tmp) / "rate")
@@ -105,7 +106,7 @@ def main() -> None:
               "signed, record written)")
         print(f"raw requests loop, same bodies: {raw:8.1f}/s  -> runtime/raw = {runtime / raw:.3f}")
         if not args.skip_board:
-            snap = board_latency(args.seconds, Path(tmp) / "board")
+            snap = board_latency(args.seconds, Path(tmp) / "board", args.heap)
             lat = snap["latency_ms"]
             print(json.dumps({k: snap[k] for k in ("readings", "events", "deliveries", "messages")}))
             if lat["p50"] is None:

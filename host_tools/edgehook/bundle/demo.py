@@ -112,9 +112,10 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 class Demo:
     """Start with `start(progress)`, read `snapshot()`, always `stop()` (idempotent)."""
 
-    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0) -> None:
+    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0, heap: str = "48k") -> None:
         self.work = work
         self.seed = seed
+        self.heap = heap
         self.task_period = task_period
         self.secret = new_secret()
         self.mix = DemoMix()
@@ -149,7 +150,7 @@ class Demo:
         }, env={})
         deploy_bundle(self.client, build_bundle(manifest, settings, COMPANY), [o.name for o in manifest.objects])
         progress("starting the virtual board")
-        self.board = VirtualBoard(make_board_dir(self.work / "board"), seed=self.seed).start()
+        self.board = VirtualBoard(make_board_dir(self.work / "board"), heap=self.heap, seed=self.seed).start()
         progress("starting the bridge")
         cmd = [sys.executable, "-m", "edgehook", "bridge", "--port", self.board.port, "--device", DEVICE,
                "--outbox", str(self.work / "outbox.db"), "--plain", "--status-every", "3600"]

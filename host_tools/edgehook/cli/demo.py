@@ -52,8 +52,9 @@ def _summary(snap: dict[str, Any]) -> str:
 @click.option("--dir", "work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the cloud database, outbox and logs here (default: a temporary folder, removed).")
 @click.option("--seed", default=1, show_default=True, help="Seed of the board's simulated sensors.")
+@click.option("--heap", default="48k", show_default=True, help="MicroPython heap of the virtual board.")
 @click.option("--plain", is_flag=True, help="Plain progress lines instead of the live view.")
-def demo(duration: float | None, work: Path | None, seed: int, plain: bool) -> None:
+def demo(duration: float | None, work: Path | None, seed: int, heap: str, plain: bool) -> None:
     """Run everything here: local cloud, bundle, webhook receiver, virtual board and bridge.
 
     Readings flow from the firmware on the virtual board through the bridge into the local cloud,
@@ -68,7 +69,7 @@ def demo(duration: float | None, work: Path | None, seed: int, plain: bool) -> N
     tmp = None if work else tempfile.TemporaryDirectory(prefix="edgehook-demo-")
     folder = work or Path(tmp.name)  # type: ignore[union-attr]
     console = Console()
-    run = Demo(folder, seed=seed)
+    run = Demo(folder, seed=seed, heap=heap)
     snap: dict[str, Any] | None = None
     try:
         run.start(progress=lambda text: console.print(f"[dim]demo:[/] {text}"))
