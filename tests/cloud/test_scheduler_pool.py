@@ -75,3 +75,24 @@ def test_a_worker_that_dies_mid_run_is_replaced():
         assert worker.run(ok, time.monotonic() + 20, lambda n, a: {}, lambda m: None)["result"] == {"a": 1}
     finally:
         worker.kill()
+
+
+def test_queued_runs_survive_a_restart(tmp_path):
+    db = tmp_path / "c.db"
+    cloud = Cloud(db, "co", Credentials("u", "t"), Clock(), Limits(workers=1))
+    out = cloud.store.create_stream({"path": "/co/out"})
+    src = cloud.store.create_stream({"path": "/co/in"})
+    js = 'function(e) { return {"/co/out": [{"elems": {"n": e.elems.n}}]}; }'
+    action = cloud.store.create_object("action", {"source": "/co/in", "js": js})
+    for n in range(3):  # the runner is not started: the runs stay queued
+        cloud.ingest(src, {"elems": {"n": n}})
+    cloud.stop()
+    again = Cloud(db, "co", Credentials("u", "t"), Clock(), Limits(workers=1))
+    again.start()
+    try:
+        assert again.wait_idle(20)
+        assert [e["elems"]["n"] for e in again.store.list_events(out["id"], ListParams(order="asc"))] == [0, 1, 2]
+        assert len(again.store.list_runs(action["id"], ListParams())) == 3
+        assert again.store.queued_runs() == []
+    finally:
+        again.stop()

@@ -50,6 +50,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX runs_by_object ON runs(object_id, seq);
         """,
     ),
+    (
+        "0003_run_queue",
+        """
+        CREATE TABLE run_queue (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            body TEXT NOT NULL             -- a queued run (runner.Job) not yet finished
+        );
+        """,
+    ),
 ]
 
 

@@ -202,6 +202,21 @@ class ObjectStore:
             c.execute("UPDATE objects SET body=? WHERE id=?", (json.dumps(obj), obj_id))
         return obj
 
+    def enqueue_run(self, job: dict) -> int:
+        """Keep a queued run on disk until it finished, so a restart does not lose it."""
+        with self.tx() as c:
+            cur = c.execute("INSERT INTO run_queue (body) VALUES (?)", (json.dumps(job),))
+        return int(cur.lastrowid or 0)
+
+    def dequeue_run(self, qid: int) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM run_queue WHERE seq=?", (qid,))
+
+    def queued_runs(self) -> list[tuple[int, dict]]:
+        with self.lock:
+            rows = self.conn.execute("SELECT seq, body FROM run_queue ORDER BY seq").fetchall()
+        return [(int(q), json.loads(b)) for q, b in rows]
+
     def due_tasks(self, now_ms: int) -> list[tuple[dict, int]]:
         """(task, due time) of enabled tasks due at or before now, earliest first."""
         with self.lock:

@@ -40,6 +40,7 @@ class Job:
     key: str  # runs with the same key go one at a time, in order
     event: dict | None = None
     depth: int = 0
+    qid: int = 0  # its row in the store's run queue
 
 
 @dataclass
@@ -81,6 +82,12 @@ class Runner:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        """Start the workers; runs queued before a stop (or a crash) are queued again first."""
+        resumed = self.store.queued_runs()
+        for qid, job in resumed:
+            self.submit(Job(**{**job, "qid": qid}))
+        if resumed:
+            log.warning("resuming %d queued run(s) from before the restart", len(resumed))
         for i, worker in enumerate(self.workers):
             worker.start()
             t = threading.Thread(target=self._loop, args=(worker,), name=f"cloud-runner-{i}", daemon=True)
@@ -111,6 +118,10 @@ class Runner:
         return n
 
     def submit(self, job: Job) -> None:
+        if not job.qid:
+            job.qid = self.store.enqueue_run(
+                {"kind": job.kind, "obj_id": job.obj_id, "key": job.key, "event": job.event, "depth": job.depth}
+            )
         with self.cond:
             self.queues.setdefault(job.key, deque()).append(job)
             if job.key not in self.busy and job.key not in self.ready:
@@ -137,6 +148,7 @@ class Runner:
             except Exception:  # a bug in the runtime must not stop the pool
                 log.exception("run of %s %s failed in the runtime", job.kind, job.obj_id)
             finally:
+                self.store.dequeue_run(job.qid)
                 with self.cond:
                     self.busy.discard(key)
                     if self.queues[key]:
