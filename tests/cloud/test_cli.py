@@ -126,3 +126,13 @@ def test_events_command_and_follow(cli_env):
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_serve_with_a_bad_database_is_a_usage_error(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not a database " * 100)
+    env = {**_env_without_creds(tmp_path), "EDGEHOOK_USER": "u", "EDGEHOOK_TOKEN": "t"}
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "cloud", "serve", "--port", "0", "--db", str(bad)],
+                          capture_output=True, env=env, timeout=30)
+    assert proc.returncode == 1 and b"cannot open the database" in proc.stderr
+    assert b"Traceback" not in proc.stderr

@@ -53,7 +53,14 @@ def serve(db: Path, host: str, port: int, company: str, manual_clock: bool, acti
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}", hint="try --port 0") from None
     limits = Limits(time_s=action_timeout, memory_bytes=memory_mb << 20, http_timeout_s=http_timeout,
                     workers=workers, disable_after=disable_after, max_depth=max_depth)
-    service = Cloud(db, company, creds, ManualClock() if manual_clock else Clock(), limits)
+    import sqlite3
+
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        service = Cloud(db, company, creds, ManualClock() if manual_clock else Clock(), limits)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        sock.close()
+        raise UsageError(f"cannot open the database {db}: {exc}", hint="check the --db path") from None
     h, p = sock.getsockname()[:2]
     url = f"http://{h if ':' not in h else f'[{h}]'}:{p}/v5.0"
 
