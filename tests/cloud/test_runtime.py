@@ -258,3 +258,18 @@ def test_tasks_fire_on_the_manual_clock(cloud):
     assert [r["start"] for r in runs] == [t0 + 60000 * k for k in (1, 2, 3, 4)]
     c.update_object("task", task["id"], {"disabled": True})
     assert cloud.advance(600)["taskRuns"] == 0
+
+
+def test_http_call_timeout_throws_octave_error(cloud, sink):
+    js = _js("""function(event) {
+  try { Octave.Http.get("<URL>/sleep/3"); } catch (e) { return {"/<CO>/slow/out": [{"elems": {"m": e.message}}]}; }
+  return {};
+}""", URL=sink.url, CO=CO)
+    c, src, act = _setup(cloud, "slow", js, ["out"])
+    c.create_event(src["id"], {})
+    cloud.wait_idle()
+    (out,) = _elems(c, f"/{CO}/slow/out")
+    assert "ReadTimeout" in out["m"]
+    (run,) = cloud.runs(act["id"])
+    assert run["outcome"] == "ok" and run["http"][0]["error"] == "ReadTimeout"
+    assert 1000 <= run["http"][0]["latency_ms"] < 3000  # --http-timeout 1
