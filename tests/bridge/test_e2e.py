@@ -108,6 +108,32 @@ def test_kill_9_of_the_bridge_with_the_real_firmware(local_cloud_module, vboard_
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
     assert_alternating(events(cloud, "dev-kill-fw", "sq"), "sq")
+    assert cloud.token not in log.read_text()  # never printed or logged
+
+
+def test_a_board_reboot_loses_and_doubles_nothing_that_was_acked(local_cloud_module, vboard_factory, tmp_path):
+    cloud = local_cloud_module
+    vb = vboard_factory(heap=HEAP, config=board_config(
+        sq={"type": "step", "hold": 1, "low": 0, "high": 1, "period": 0.05}))
+    b = bridge_for(cloud, vb.port, "dev-reboot", tmp_path / "o.db")
+    try:
+        assert wait_for(lambda: len(events(cloud, "dev-reboot", "sq")) >= 15, timeout=20)
+        creates = b.session.stats.requests - b.session.stats.pushes_acked - b.session.stats.pushes_refused
+        vb.restart()  # the board resets: it creates its resources again and pushes on
+        before = len(events(cloud, "dev-reboot", "sq"))
+        assert wait_for(lambda: len(events(cloud, "dev-reboot", "sq")) >= before + 15, timeout=20)
+        again = b.session.stats.requests - b.session.stats.pushes_acked - b.session.stats.pushes_refused
+        assert again > creates  # the rebooted board recreated its resources
+        assert b.outbox.counters()["failed"] == 0 and b.session.stats.pushes_refused == 0
+    finally:
+        b.stop()
+    evs = events(cloud, "dev-reboot", "sq")
+    assert len({e["hash"] for e in evs}) == len(evs)
+    # the sample counter starts again at boot: each boot's run of readings alternates unbroken
+    dates = [e["generatedDate"] for e in evs]
+    gap = max(range(1, len(dates)), key=lambda i: dates[i] - dates[i - 1])
+    assert_alternating(evs[:gap], "sq")
+    assert_alternating(evs[gap:], "sq")
 
 
 def test_cloud_down_then_back_drains(local_cloud_module, vboard_factory, tmp_path):

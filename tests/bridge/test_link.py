@@ -75,3 +75,17 @@ def test_silent_link_syncs_again_then_reopens(tmp_path):
     finally:
         bridge.stop()
         asset.close()
+
+
+def test_a_second_bridge_on_the_same_outbox_is_refused(tmp_path):
+    import pytest
+
+    from edgehook.errors import UsageError
+
+    first = Bridge(BridgeConfig(port=str(tmp_path / "none"), device="d", outbox=tmp_path / "o.db"))
+    try:
+        with pytest.raises(UsageError, match="another bridge is using the outbox"):
+            Bridge(BridgeConfig(port=str(tmp_path / "none"), device="d", outbox=tmp_path / "o.db"))
+    finally:
+        first.stop()
+    Bridge(BridgeConfig(port=str(tmp_path / "none"), device="d", outbox=tmp_path / "o.db")).stop()

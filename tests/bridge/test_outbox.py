@@ -138,3 +138,27 @@ def test_bad_files_and_arguments_are_usage_errors(tmp_path):
         Outbox(tmp_path / "o.db", policy="keep-everything")
     with pytest.raises(UsageError, match="unknown state"):
         Outbox(tmp_path / "o.db").records(state="lost")
+
+
+def test_limits_stay_exact_while_adds_and_deliveries_interleave(tmp_path):
+    import threading
+
+    box = Outbox(tmp_path / "o.db", max_records=50)
+    done = threading.Event()
+
+    def deliver() -> None:
+        while not done.is_set() or box.status()["open"]:
+            for rec in box.claim(3):
+                box.mark_delivered(rec.id)
+
+    t = threading.Thread(target=deliver)
+    t.start()
+    results = []
+    for i in range(0, 300, 5):
+        results += box.add_many([reading(i + k) for k in range(5)])
+    done.set()
+    t.join(20)
+    assert box.status()["open"] == 0
+    assert box.counters()["delivered"] == results.count("added")
+    later = box.add_many([reading(1000 + i) for i in range(60)])
+    assert later.count("added") == 50 and later.count("full") == 10

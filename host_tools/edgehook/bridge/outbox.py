@@ -13,7 +13,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,19 @@ class Outbox:
             raise UsageError(f"cannot open the outbox {self.path}: {exc}",
                              hint="is it an edgehook outbox file? pass another --outbox") from exc
 
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One write transaction under the lock; a failure rolls back and forgets the totals."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._totals = None
+                raise
+
     # -- schema ----------------------------------------------------------------------------
     def _migrate(self) -> None:
         with self._lock:
@@ -165,15 +179,10 @@ class Outbox:
             for name, sql in MIGRATIONS:
                 if name in done:
                     continue
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._tx():
                     for stmt in filter(str.strip, sql.split(";")):
                         self._db.execute(stmt)
                     self._db.execute("INSERT INTO migrations VALUES (?, ?)", (name, self.clock()))
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
 
     def migrations(self) -> list[str]:
         with self._lock:
@@ -191,48 +200,41 @@ class Outbox:
         """
         results: list[str] = []
         now = self.clock()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                counts, size = self._totals or self._open_totals()
-                bump: dict[str, int] = {}
-                for r in readings:
-                    value = json.dumps(r.value, separators=(",", ":"))
-                    rsize = len(value) + len(r.path) + 64
+        with self._tx():
+            counts, size = self._totals or self._open_totals()
+            bump: dict[str, int] = {}
+            for r in readings:
+                value = json.dumps(r.value, separators=(",", ":"))
+                rsize = len(value) + len(r.path) + 64
+                full = counts + 1 > self.max_records or size + rsize > self.max_bytes
+                if full and self._db.execute("SELECT 1 FROM records WHERE key=?", (r.key,)).fetchone():
+                    full = False  # a duplicate is absorbed even when the outbox is full
+                while full:
+                    freed = self._drop_oldest(now) if self.policy == "drop-oldest" else None
+                    if freed is None:
+                        break
+                    counts, size = counts - 1, size - freed
+                    bump["dropped_oldest"] = bump.get("dropped_oldest", 0) + 1
                     full = counts + 1 > self.max_records or size + rsize > self.max_bytes
-                    if full and self._db.execute("SELECT 1 FROM records WHERE key=?", (r.key,)).fetchone():
-                        full = False  # a duplicate is absorbed even when the outbox is full
-                    while full:
-                        freed = self._drop_oldest(now) if self.policy == "drop-oldest" else None
-                        if freed is None:
-                            break
-                        counts, size = counts - 1, size - freed
-                        bump["dropped_oldest"] = bump.get("dropped_oldest", 0) + 1
-                        full = counts + 1 > self.max_records or size + rsize > self.max_bytes
-                    if full:
-                        results.append("full")
-                        bump["rejected_full"] = bump.get("rejected_full", 0) + 1
-                        continue
-                    cur = self._db.execute(
-                        "INSERT OR IGNORE INTO records (key, device, path, ts, dtype, value, units,"
-                        " size, state, next_attempt, created, updated)"
-                        " VALUES (?,?,?,?,?,?,?,?, 'pending', 0, ?, ?)",
-                        (r.key, r.device, r.path, r.timestamp, r.dtype, value, r.units, rsize, now, now),
-                    )
-                    if cur.rowcount == 0:  # the key is there already: a retransmit
-                        results.append("duplicate")
-                        bump["duplicates"] = bump.get("duplicates", 0) + 1
-                        continue
-                    counts, size = counts + 1, size + rsize
-                    results.append("added")
-                    bump["accepted"] = bump.get("accepted", 0) + 1
-                self._bump(bump)
-                self._db.execute("COMMIT")
-                self._totals = (counts, size)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._totals = None
-                raise
+                if full:
+                    results.append("full")
+                    bump["rejected_full"] = bump.get("rejected_full", 0) + 1
+                    continue
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO records (key, device, path, ts, dtype, value, units,"
+                    " size, state, next_attempt, created, updated)"
+                    " VALUES (?,?,?,?,?,?,?,?, 'pending', 0, ?, ?)",
+                    (r.key, r.device, r.path, r.timestamp, r.dtype, value, r.units, rsize, now, now),
+                )
+                if cur.rowcount == 0:  # the key is there already: a retransmit
+                    results.append("duplicate")
+                    bump["duplicates"] = bump.get("duplicates", 0) + 1
+                    continue
+                counts, size = counts + 1, size + rsize
+                results.append("added")
+                bump["accepted"] = bump.get("accepted", 0) + 1
+            self._bump(bump)
+            self._totals = (counts, size)  # reset to None by _tx if the commit fails
         return results
 
     def add(self, reading: Reading) -> str:
@@ -290,20 +292,14 @@ class Outbox:
     def mark_retry(self, rec_id: int, delay: float, reason: str) -> None:
         """Back to the queue after `delay` seconds, with the reason of this attempt."""
         now = self.clock()
-        with self._lock:
+        with self._tx():
             self._claimed.discard(rec_id)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "UPDATE records SET state='retrying', attempts=attempts+1, next_attempt=?,"
-                    " reason=?, updated=? WHERE id=? AND state IN ('pending','retrying')",
-                    (now + max(0.0, delay), reason[:500], now, rec_id),
-                )
-                self._bump({"retries": 1})
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            self._db.execute(
+                "UPDATE records SET state='retrying', attempts=attempts+1, next_attempt=?,"
+                " reason=?, updated=? WHERE id=? AND state IN ('pending','retrying')",
+                (now + max(0.0, delay), reason[:500], now, rec_id),
+            )
+            self._bump({"retries": 1})
 
     def release(self, rec_id: int) -> None:
         """Give a claimed record back untouched (e.g. on shutdown)."""
@@ -312,27 +308,20 @@ class Outbox:
 
     def _finish(self, rec_id: int, state: str, reason: str | None, event_id: str | None) -> None:
         now = self.clock()
-        with self._lock:
+        with self._tx():
             self._claimed.discard(rec_id)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "UPDATE records SET state=?, attempts=attempts+1, reason=?, event_id=?, updated=?"
-                    " WHERE id=? AND state IN ('pending','retrying') RETURNING size",
-                    (state, reason[:500] if reason else None, event_id, now, rec_id),
-                ).fetchone()
-                if row is not None:
-                    self._bump({state: 1})
-                if state == "delivered":
-                    self._since_prune += 1
-                    if self._since_prune >= max(1, min(64, self.keep_delivered)):
-                        self._since_prune = 0
-                        self._prune_delivered()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._totals = None
-                raise
+            row = self._db.execute(
+                "UPDATE records SET state=?, attempts=attempts+1, reason=?, event_id=?, updated=?"
+                " WHERE id=? AND state IN ('pending','retrying') RETURNING size",
+                (state, reason[:500] if reason else None, event_id, now, rec_id),
+            ).fetchone()
+            if row is not None:
+                self._bump({state: 1})
+            if state == "delivered":
+                self._since_prune += 1
+                if self._since_prune >= max(1, min(64, self.keep_delivered)):
+                    self._since_prune = 0
+                    self._prune_delivered()
             if row is not None and self._totals is not None:
                 self._totals = (self._totals[0] - 1, self._totals[1] - int(row[0]))
 
@@ -347,21 +336,15 @@ class Outbox:
     def _expire(self, now: float) -> None:
         if not self.ttl:
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._tx():
             cur = self._db.execute(
                 "UPDATE records SET state='dropped', reason='expired (ttl)', updated=?"
                 " WHERE state IN ('pending','retrying') AND created < ?",
                 (now, now - self.ttl),
             )
             self._bump({"expired": cur.rowcount})
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            self._totals = None
-            raise
-        if cur.rowcount:
-            self._totals = None
+            if cur.rowcount:
+                self._totals = None
 
     def next_due(self) -> float | None:
         """When the earliest open record becomes due (None when nothing is open)."""

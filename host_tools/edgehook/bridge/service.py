@@ -6,7 +6,9 @@ Threads: one serial loop (read → deframe → session → answers; SYNC and the
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -21,9 +23,10 @@ from edgehook.bridge.outbox import Outbox
 from edgehook.bridge.resources import ResourceTable
 from edgehook.bridge.session import SYNC_INTERVAL, EdgeSession
 from edgehook.bridge.uploader import StreamMap, Uploader
+from edgehook.errors import UsageError
 from edgehook.octave.client import OctaveClient
 from edgehook.octave.credentials import Credentials
-from edgehook.orp import Deframer, Status
+from edgehook.orp import Deframer
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,13 @@ class Bridge:
         self.events: deque[str] = deque(maxlen=50)
         self._on_event = on_event
         self.stop_event = threading.Event()
-        self.outbox = Outbox(config.outbox, max_records=config.max_records,
-                             max_bytes=config.max_bytes, policy=config.policy, ttl=config.ttl)
+        self._lock_fd = _lock_outbox(Path(config.outbox))
+        try:
+            self.outbox = Outbox(config.outbox, max_records=config.max_records,
+                                 max_bytes=config.max_bytes, policy=config.policy, ttl=config.ttl)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
         self.table = ResourceTable()
         self.link = SerialLink(config.port, config.baud, on_event=self._event)
         self.deframer = Deframer()
@@ -132,6 +140,7 @@ class Bridge:
             t.join(timeout)
         self.link.close()
         self.outbox.close()
+        os.close(self._lock_fd)  # releases the outbox lock
 
     def __enter__(self) -> Bridge:
         self.start()
@@ -219,6 +228,14 @@ class Bridge:
         return sorted(errs)[-8:]
 
 
-def deliver_status(status: Status) -> str:
-    """A handler call's outcome in words (for logs)."""
-    return "ok" if status is Status.OK else status.name.lower()
+def _lock_outbox(path: Path) -> int:
+    """Hold `<outbox>.lock` for the bridge's life: two bridges on one outbox would upload twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UsageError(f"another bridge is using the outbox {path}",
+                         hint="stop it, or give this bridge its own --outbox") from None
+    return fd
