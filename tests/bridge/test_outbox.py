@@ -134,6 +134,16 @@ def test_bad_files_and_arguments_are_usage_errors(tmp_path):
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(UsageError, match="cannot open the outbox"):
         Outbox(junk)
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE mine (x)")
+    db.commit()
+    with pytest.raises(UsageError, match="is not an edgehook outbox"):
+        Outbox(other)  # someone else's database is left alone
+    with pytest.raises(UsageError, match="is not an edgehook outbox"):
+        open_existing(other)
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["mine"]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not even switched to WAL
     with pytest.raises(UsageError, match="policy"):
         Outbox(tmp_path / "o.db", policy="keep-everything")
     with pytest.raises(UsageError, match="unknown state"):

@@ -127,6 +127,7 @@ class Outbox:
         ttl: float | None = None,
         keep_delivered: int = 10_000,
         clock: Callable[[], float] = time.time,
+        readonly: bool = False,
     ) -> None:
         if policy not in POLICIES:
             raise UsageError(f"unknown outbox policy {policy!r}", hint=f"one of {', '.join(POLICIES)}")
@@ -147,11 +148,13 @@ class Outbox:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._check_owner(readonly)
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives power loss, not only a killed process (the ack promises it)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
+            if not readonly:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"cannot open the outbox {self.path}: {exc}",
                              hint="is it an edgehook outbox file? pass another --outbox") from exc
@@ -170,6 +173,14 @@ class Outbox:
                 raise
 
     # -- schema ----------------------------------------------------------------------------
+    def _check_owner(self, readonly: bool) -> None:
+        """Refuse a database that is not an outbox (never add tables to someone else's file)."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if (tables or readonly) and "migrations" not in tables:
+            self._db.close()
+            raise UsageError(f"{self.path} is not an edgehook outbox",
+                             hint="pass the file the bridge uses (--outbox)")
+
     def _migrate(self) -> None:
         with self._lock:
             self._db.execute(
@@ -418,4 +429,4 @@ def open_existing(path: str | Path) -> Outbox:
     """Open an outbox file for reading by the CLI; a missing file is a UsageError."""
     if not Path(path).exists():
         raise UsageError(f"no outbox at {path}", hint="pass the file the bridge uses (--outbox)")
-    return Outbox(path)
+    return Outbox(path, readonly=True)
