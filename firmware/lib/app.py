@@ -105,7 +105,8 @@ class App:
         self.h = [cl.add(n, "I", "N", u) for n, u in HEALTH]
         cl.set_latest(cl.add("health/reset_cause", "I", "S"), b.reset_cause())
         self.h_link = cl.add("health/link", "I", "J")
-        self.readings = self.seen = 0
+        self.readings = self.seen = self.alloc = 0
+        self.a0 = 1 << 30
         self.heap_min = 1 << 30
         self.crash = None
 
@@ -114,10 +115,22 @@ class App:
         c = self.clock
         c.tick()
         self.ring.put(i, c.s, c.ms, v)
-        self.readings += 1
         if self.ring.dropped != self.seen:
             self.seen = self.ring.dropped
             self.cl.set_latest(self.h[4], self.seen)
+        self.readings += 1
+        if self.readings >= 16:
+            self.measure()
+
+    def measure(self):
+        """Bytes allocated per reading over the last 16 (all tasks included), from gc.mem_alloc
+        between two collections; few enough readings that no automatic collection falls between."""
+        a = gc.mem_alloc()
+        if a >= self.a0:
+            self.alloc = (a - self.a0) // self.readings
+        gc.collect()
+        self.a0 = gc.mem_alloc()
+        self.readings = 0
 
     def call(self, i, data):
         """A handler call on an output: check, apply at once, persist; the status to answer."""
@@ -174,16 +187,11 @@ class App:
             await asyncio.sleep_ms(min(wait, 100) if wait > 0 else 100)
 
     async def health(self):
-        """Health readings every `health` s; `alloc` is all bytes allocated per sensor reading
-        since the last health reading (gc.mem_alloc between two collections)."""
+        """Health readings every `health` s (heap_min: the lowest free heap after a collection)."""
         cl = self.cl
         h = self.h
-        a0 = -1
-        n0 = 0
         good = False
         while cl.running:
-            a1 = gc.mem_alloc()
-            dn = self.readings - n0
             gc.collect()
             free = gc.mem_free()
             self.heap_min = min(self.heap_min, free)
@@ -191,17 +199,14 @@ class App:
             self.put(h[0], self.clock.up)
             self.put(h[1], free)
             self.put(h[2], self.heap_min)
-            if a0 >= 0 and a1 >= a0 and dn > 0:
-                self.put(h[3], (a1 - a0) // dn)
+            if self.alloc:
+                self.put(h[3], self.alloc)
             cl.set_latest(h[4], self.ring.dropped)
             cl.set_latest(self.h_link, self.link_stats())
             if not good and self.clock.up >= self.window:
                 good = True
                 _store().good()
                 sys.modules.pop("store", None)
-            n0 = self.readings
-            gc.collect()
-            a0 = gc.mem_alloc()
             end = ticks_add(ticks_ms(), self.health_ms)
             while cl.running and ticks_diff(end, ticks_ms()) > 0:
                 await asyncio.sleep_ms(min(100, ticks_diff(end, ticks_ms())))

@@ -3,8 +3,14 @@ built on the host codec, with switches for silence and for the status it answers
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import subprocess
+import sys
 import threading
 import time
+import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +21,9 @@ from edgehook.board.deploy import build_files
 from edgehook.orp import Deframer, OrpError, Packet, parse
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+# The 64-bit unix port needs about twice an ESP32's heap for the same objects; the firmware's
+# measured minimum is in docs/firmware.md ("Memory").
+HEAP = "64k"
 REQUESTS = "IOSHKPDGER"
 
 Answer = Callable[[Packet], "str | None"]
@@ -27,6 +36,50 @@ def compiled_board(dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return dest
+
+
+class PtyBoard:
+    """The firmware on a bare pty with no relay: every byte the edge sends reaches it as data,
+    as on an ESP32 whose app owns the console (the firmware's own Ctrl-C rule is what acts)."""
+
+    def __init__(self, board_dir: Path, heap: str = HEAP, seed: int = 1) -> None:
+        self.master, slave = pty.openpty()
+        tty.setraw(self.master)
+        tty.setraw(slave)
+        code = ("import os, sys\nsys.path[:] = ['', '.frozen', 'lib']\n"
+                "execfile('boot.py')\nexecfile('main.py')\n")
+        env = dict(os.environ, EDGEHOOK_SEED=str(seed), MICROPYPATH="lib:.frozen")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys, micropython_run; "
+             "sys.exit(micropython_run.run_main(['micropython'] + sys.argv[1:]))",
+             "-X", f"heapsize={heap}", "-i", "-c", code],
+            stdin=slave, stdout=slave, stderr=slave, cwd=board_dir, env=env)
+        os.close(slave)
+
+    # the serial-port subset Edge uses
+    @property
+    def in_waiting(self) -> int:
+        return 4096 if select.select([self.master], [], [], 0)[0] else 0
+
+    def read(self, n: int) -> bytes:
+        if not select.select([self.master], [], [], 0.02)[0]:
+            return b""
+        try:
+            return os.read(self.master, n)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=3)
+        os.close(self.master)
 
 
 @dataclass
@@ -42,7 +95,7 @@ class Edge:
     """Reads the port in a thread; answers every request with `answer(pkt)` (default OK;
     None = stay silent) and keeps what it saw."""
 
-    port: str
+    port: str | PtyBoard
     answer: Answer | None = None
     packets: list[Packet] = field(default_factory=list)
     resources: dict[str, Resource] = field(default_factory=dict)
@@ -52,7 +105,8 @@ class Edge:
     seq: int = 0x0300  # our sequence numbers carry a 0x03 byte: the firmware must take it as data
 
     def __post_init__(self) -> None:
-        self.ser = serial.Serial(self.port, 115200, timeout=0.02)
+        self.ser = (serial.Serial(self.port, 115200, timeout=0.02) if isinstance(self.port, str)
+                    else self.port)
         self.dfr = Deframer()
         self.cond = threading.Condition()
         self.running = True
@@ -62,7 +116,8 @@ class Edge:
     def close(self) -> None:
         self.running = False
         self.thread.join(timeout=2)
-        self.ser.close()
+        if isinstance(self.port, str):
+            self.ser.close()
 
     # ---- what the edge sends -----------------------------------------------------------------
 
@@ -76,15 +131,17 @@ class Edge:
     def sync(self, timestamp: float | None = None, timeout: float = 5.0) -> Packet:
         """Send a SYNC and return the board's `y`."""
         seq = self.next_seq()
+        mark = self.mark()
         self.send(Packet("Y", "1", seq, timestamp=timestamp if timestamp is not None else time.time(),
                          sent=0, received=0))
-        return self.wait(lambda p: p.type == "y" and p.seq == seq, timeout, "y to SYNC")
+        return self.wait(lambda p: p.type == "y" and p.seq == seq, timeout, "y to SYNC", mark)
 
     def call(self, path: str, data: bytes | None, dtype: str = "N", timeout: float = 5.0) -> Packet:
         """A handler call `c` on an output; returns the board's `C`."""
         seq = self.next_seq()
+        mark = self.mark()
         self.send(Packet("c", dtype, seq, path=path, timestamp=time.time(), data=data))
-        return self.wait(lambda p: p.type == "C" and p.seq == seq, timeout, f"C for {path}")
+        return self.wait(lambda p: p.type == "C" and p.seq == seq, timeout, f"C for {path}", mark)
 
     # ---- what the edge sees ------------------------------------------------------------------
 
@@ -114,12 +171,19 @@ class Edge:
                 self.cond.wait(left)
 
     def values(self, path: str, start: int = 0) -> list[Packet]:
+        """Acknowledged pushes to `path`, from push index `start` (see `push_mark`) on."""
         with self.cond:
             return [p for p in self.pushes[start:] if p.path == path]
 
     def mark(self) -> int:
+        """Index of the next packet to arrive (for `wait(start=...)`)."""
         with self.cond:
             return len(self.packets)
+
+    def push_mark(self) -> int:
+        """Index of the next acknowledged push (for `values(start=...)`)."""
+        with self.cond:
+            return len(self.pushes)
 
     def _read(self) -> None:
         while self.running:
