@@ -72,7 +72,7 @@ def test_readings_land_and_a_command_changes_the_firmware_period(local_cloud_mod
         assert res["temp/value"]["units"] == "degC" and res["temp/period"]["kind"] == "output"
         # the cloud sets the period through the device's :command stream
         cmd = cloud.client().find_stream(f"/{cloud.company}/devices/dev-e2e/:command")
-        assert cmd is not None
+        assert cmd is not None and b.commands is not None and b.commands.based.wait(10)
         cloud.client().create_event(cmd["id"], {"temp": {"period": 0.05}})
         assert wait_for(lambda: b.commands is not None and b.commands.handled == 1, timeout=10)
         assert b.session.stats.handler_failures == 0

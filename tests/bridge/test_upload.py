@@ -187,14 +187,16 @@ def test_a_command_event_becomes_a_handler_call_once(local_cloud_module, tmp_pat
     client.create_device("dev-cmd")
     cmd_stream = client.find_stream(f"/{cloud.company}/devices/dev-cmd/:command")
     assert cmd_stream is not None
+    client.create_event(cmd_stream["id"], {"env/temp/period": 1})  # before the first start: stale
     b = bridge_for(cloud, tmp_path, asset.port, device="dev-cmd")
     try:
         asset.answer_sync()
         asset.request(Packet("O", "N", path="env/temp/period"))
         asset.request(Packet("H", " ", path="env/temp/period"))
+        assert b.commands is not None and b.commands.based.wait(10)  # older commands are old
         client.create_event(cmd_stream["id"], {"env": {"temp": {"period": 5}}, "nope": 1})
         call = asset.expect(lambda p: p.type == "c", timeout=10)
-        assert (call.path, call.data) == ("env/temp/period", b"5")
+        assert (call.path, call.data) == ("env/temp/period", b"5")  # not the stale b"1"
         asset.send(Packet("C", "@", call.seq))
         assert wait_for(lambda: b.commands is not None and b.commands.unknown == 1)
         assert any("no output resource 'nope'" in e for e in b.snapshot()["errors"])
@@ -207,6 +209,7 @@ def test_a_command_event_becomes_a_handler_call_once(local_cloud_module, tmp_pat
         asset.answer_sync()
         asset.request(Packet("O", "N", path="env/temp/period"))
         asset.request(Packet("H", " ", path="env/temp/period"))
+        assert b.commands is not None and b.commands.based.wait(10)
         client.create_event(cmd_stream["id"], {"env/temp/period": 9})
         call = asset.expect(lambda p: p.type == "c", timeout=10)
         assert call.data == b"9"

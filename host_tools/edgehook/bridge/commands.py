@@ -58,7 +58,6 @@ class CommandPoller:
         resolve: Callable[[str], str | None],
         ready: Callable[[], bool] = lambda: True,
         interval: float = 2.0,
-        max_age: float = 600.0,
         on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.outbox = outbox
@@ -68,38 +67,51 @@ class CommandPoller:
         self.resolve = resolve
         self.ready = ready
         self.interval = interval
-        self.max_age = max_age
         self.on_event = on_event or (lambda text: None)
         self.handled = 0
         self.unknown = 0
         self.errors: list[str] = []
+        self.based = threading.Event()  # set once a cursor exists (tests wait for it)
         self._client: OctaveClient | None = None
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            if not self.ready():
-                continue
+        while not stop.is_set():
             try:
-                self.poll_once()
+                if not self.based.is_set():
+                    self.baseline()
+                elif self.ready():
+                    self.poll_once()
             except RemoteError as exc:
                 self._report(f"command poll: {exc.message}")
             except Exception as exc:  # never let a bad event stop the bridge
                 log.exception("command poll failed")
                 self._report(f"command poll: {exc.__class__.__name__}: {exc}")
+            stop.wait(self.interval)
 
-    def _cursor(self) -> dict[str, Any]:
-        cursor = self.outbox.get_state(STATE_KEY)
-        if not isinstance(cursor, dict):
-            # first run: commands older than max_age are stale (Octave's are temporary)
-            cursor = {"date": int((time.time() - self.max_age) * 1000), "ids": []}
-        return cursor
+    def client(self) -> OctaveClient:
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def baseline(self) -> None:
+        """The first run ever: commands already in the stream are old (Octave's are temporary).
+
+        Taken from the stream itself, so the host's and the cloud's clocks never meet."""
+        if not isinstance(self.outbox.get_state(STATE_KEY), dict):
+            resp = self.client().request("GET", "/event", params={
+                "path": self.path, "sort": "creationDate", "order": "desc", "limit": 1})
+            if resp.status != 404 and not resp.ok:
+                raise RemoteError(f"GET {self.path}: {resp.message()}")
+            newest = resp.body[0] if resp.ok and isinstance(resp.body, list) and resp.body else None
+            cursor = {"date": int(newest.get("creationDate") or 0), "ids": [newest.get("id")]} \
+                if newest else {"date": 0, "ids": []}
+            self.outbox.set_state(STATE_KEY, cursor)
+        self.based.set()
 
     def poll_once(self) -> int:
         """Handle the new command events; how many were handled."""
-        if self._client is None:
-            self._client = self.make_client()
-        cursor = self._cursor()
-        new = self._new_events(self._client, cursor)
+        cursor = self.outbox.get_state(STATE_KEY)
+        new = self._new_events(self.client(), cursor)
         for event in new:
             self._handle(event)
             date = int(event.get("creationDate") or 0)
