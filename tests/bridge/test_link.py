@@ -89,3 +89,16 @@ def test_a_second_bridge_on_the_same_outbox_is_refused(tmp_path):
     finally:
         first.stop()
     Bridge(BridgeConfig(port=str(tmp_path / "none"), device="d", outbox=tmp_path / "o.db")).stop()
+
+
+def test_a_board_that_stays_silent_is_reported_once_per_silence(tmp_path):
+    asset = ScriptedAsset()
+    bridge, events = make_bridge(tmp_path, asset.port, silence=0.2)
+    try:
+        assert wait_for(lambda: bridge.reopens >= 3, timeout=10)
+        assert sum("reopening" in e for e in events) == 1  # not once per reopen
+        asset.answer_sync()
+        assert wait_for(lambda: any("frames again" in e for e in events))
+    finally:
+        bridge.stop()
+        asset.close()

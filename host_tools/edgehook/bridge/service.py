@@ -81,6 +81,7 @@ class Bridge:
         self.commands: CommandPoller | None = None
         self.started = time.time()
         self.reopens = 0
+        self._silent = False  # reported a silent link; said again only after frames came back
         self._threads: list[threading.Thread] = []
         if config.cloud_url:
             self._wire_cloud()
@@ -176,21 +177,32 @@ class Bridge:
                 payloads = self.deframer.feed(chunk)
                 if payloads:
                     quiet_since, resynced = time.monotonic(), False
+                    if self._silent:
+                        self._silent = False
+                        self._event("frames again")
                     self.session.feed(payloads)
                     if self.uploader:
                         self.uploader.wake()
             self.session.tick()
             quiet = time.monotonic() - quiet_since
             if silence and quiet >= silence and not resynced:
-                self._event(f"no frame for {silence:g} s: SYNC again")
+                self._quiet_note(f"no frame for {silence:g} s: SYNC again")
                 self.session.resync()
                 resynced = True
             elif silence and quiet >= 2 * silence:
-                self._event(f"still no frame: reopening {self.link.port}")
+                self._quiet_note(f"still no frame: reopening {self.link.port}")
+                self._silent = True
                 self.session.link_lost()
                 self.link.close("reopening")
                 self.reopens += 1
                 return
+
+    def _quiet_note(self, text: str) -> None:
+        # a board that is off would repeat these every few seconds: say them once per silence
+        if self._silent:
+            log.debug("%s", text)
+        else:
+            self._event(text)
 
     # -- what a person sees -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
