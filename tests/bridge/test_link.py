@@ -102,3 +102,40 @@ def test_a_board_that_stays_silent_is_reported_once_per_silence(tmp_path):
     finally:
         bridge.stop()
         asset.close()
+
+
+def test_a_board_behind_a_network_serial_server(tmp_path):
+    import socket
+
+    from edgehook.orp import Deframer, parse
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    bridge, _events = make_bridge(tmp_path, f"socket://127.0.0.1:{server.getsockname()[1]}")
+    try:
+        server.settimeout(5)
+        conn, _ = server.accept()
+        conn.settimeout(5)
+        dec = Deframer()
+        got: list[Packet] = []
+
+        def receive(ptype: str) -> Packet:
+            while True:
+                for i, pkt in enumerate(got):
+                    if pkt.type == ptype:
+                        return got.pop(i)
+                got.extend(parse(p) for p in dec.feed(conn.recv(4096)))
+
+        sync = receive("Y")
+        conn.sendall(Packet("y", "@", sync.seq).frame() + Packet("I", "N", 5, path="n/value").frame())
+        assert receive("i").flag == "@"
+        frames = b"".join(Packet("P", "N", 10 + i, path="n/value", timestamp=1.0 + i, data=b"7").frame()
+                          for i in range(100))
+        conn.sendall(frames)
+        acks = [receive("p") for _ in range(100)]
+        assert [a.seq for a in acks] == list(range(10, 110)) and {a.flag for a in acks} == {"@"}
+        conn.close()
+    finally:
+        bridge.stop()
+        server.close()

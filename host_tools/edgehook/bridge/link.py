@@ -44,6 +44,7 @@ class SerialLink:
         self.bytes_in = 0
         self.bytes_out = 0
         self._ser: serial.Serial | None = None
+        self._url = "://" in port
         self._wlock = threading.Lock()
 
     def open_wait(self, stop: threading.Event) -> bool:
@@ -67,7 +68,7 @@ class SerialLink:
         return False
 
     def _open(self) -> None:
-        if not os.path.exists(self.port) and "://" not in self.port:
+        if not self._url and not os.path.exists(self.port):
             raise DeviceError(f"{self.port} does not exist")
         try:
             ser = serial.serial_for_url(self.port, baudrate=self.baud, timeout=self.read_timeout,
@@ -87,11 +88,13 @@ class SerialLink:
         if ser is None:
             raise LinkLost("port closed")
         try:
-            waiting = ser.in_waiting
-            data = ser.read(waiting or 1)
+            if self._url:  # socket:// reports in_waiting as 0 or 1: read a block with the timeout
+                data = ser.read(4096)
+            else:
+                data = ser.read(ser.in_waiting or 1)
         except (OSError, serial.SerialException, TypeError, AttributeError) as exc:
             raise LinkLost(str(exc) or exc.__class__.__name__) from exc
-        if not data and not os.path.exists(self.port) and "://" not in self.port:
+        if not data and not self._url and not os.path.exists(self.port):
             raise LinkLost(f"{self.port} disappeared")
         self.bytes_in += len(data)
         return bytes(data)
