@@ -1,6 +1,5 @@
 """The application: resources, ring, a task per sensor with ESPHome-style filters, health and the
-ORP client on asyncio, run until Ctrl-C gives the REPL back. The flash store loads on demand and
-unloads after, to leave the small heap to the readings."""
+ORP client on asyncio, run until Ctrl-C gives the REPL back."""
 
 import asyncio
 import gc
@@ -8,26 +7,20 @@ import json
 import sys
 from time import ticks_add, ticks_diff, ticks_ms
 
+import store
 from client import Client
 from orp import OrpError, parse_bool
 from ring import Clock, Ring
 
-KEYS = ("period", "enable", "delta", "throttle", "heartbeat")  # as store.KEYS
-
 # statuses answered to a handler call (literals: every name costs heap on a small board):
-# 0x40 OK, 0x43 OUT_OF_RANGE, 0x45 NOT_PERMITTED, 0x4F BAD_PARAMETER, 0x53 IO_ERROR
+# 0x40 OK, 0x43 OUT_OF_RANGE, 0x44 NO_MEMORY, 0x45 NOT_PERMITTED, 0x4F BAD_PARAMETER, 0x53 IO_ERROR
 HEALTH = (
     ("health/uptime", "s"), ("health/heap_free", "B"), ("health/heap_min", "B"),
     ("health/alloc", "B"), ("health/dropped", None))
 _LINK = (
-    '{"up":%s,"sent":%d,"frames":%d,"crc":%d,"junk":%d,"bad":%d,"stale":%d,"timeouts":%d,'
+    '{"up":%d,"sent":%d,"frames":%d,"crc":%d,"junk":%d,"bad":%d,"stale":%d,"timeouts":%d,'
     '"rejected":%d,"failed":%d,"buffered":%d,"sensor_errors":%d}'
 )
-
-
-def _store():
-    """The flash store, for one job; drop it from sys.modules after."""
-    return __import__("store")
 
 
 class Sensor:
@@ -37,7 +30,7 @@ class Sensor:
 
     def __init__(self, name, spec, src, idx):
         self.name = name
-        self.spec = {k: spec[k] for k in KEYS}  # the settings: all the app keeps of the config
+        self.spec = {k: spec[k] for k in store.KEYS}  # the settings: all the app keeps of the config
         self.src = src
         self.idx = idx
         self.poll = False
@@ -138,7 +131,6 @@ class App:
         if t is None:
             return 0x45  # NOT_PERMITTED
         s, key = t
-        st = _store()
         try:
             if key == "filter":
                 new = json.loads(data)
@@ -147,19 +139,19 @@ class App:
             else:
                 new = {key: parse_bool(data) if key == "enable" else float(data)}
             for k in new:
-                if k not in KEYS[2:] and k != key:
+                if k not in store.KEYS[2:] and k != key:
                     raise TypeError
-                new[k] = st.check(k, new[k])
+                new[k] = store.check(k, new[k])
             s.spec.update(new)
             s.apply()
-            st.save(self.table)
+            store.save(self.table)
             return 0x40
         except OSError:
             return 0x53  # IO_ERROR: applied, but it would not survive a reboot
+        except MemoryError:
+            return 0x44  # NO_MEMORY
         except (ValueError, TypeError, OrpError) as e:
             return 0x43 if e.args and "range" in str(e.args[0]) else 0x4F
-        finally:
-            sys.modules.pop("store", None)
 
     def poll(self, i):
         for s in self.sensors:
@@ -205,8 +197,7 @@ class App:
             cl.set_latest(self.h_link, self.link_stats())
             if not good and self.clock.up >= self.window:
                 good = True
-                _store().good()
-                sys.modules.pop("store", None)
+                store.good()
             end = ticks_add(ticks_ms(), self.health_ms)
             while cl.running and ticks_diff(end, ticks_ms()) > 0:
                 await asyncio.sleep_ms(min(100, ticks_diff(end, ticks_ms())))
@@ -215,7 +206,7 @@ class App:
         cl = self.cl
         d = cl.dfr
         return _LINK % (
-            "true" if cl.up else "false", cl.sent, d.frames, d.crc_errors, d.junk,
+            cl.up, cl.sent, d.frames, d.crc_errors, d.junk,
             cl.bad + d.oversize, cl.stale, cl.timeouts, cl.rejected, cl.failed, self.ring.n,
             sum(s.errors for s in self.sensors))
 
@@ -254,5 +245,5 @@ def main(cfg):
         asyncio.new_event_loop()
     if app.crash is not None:
         raise app.crash  # the board's watchdog (if on) resets it; safe mode counts the boot
-    _store().good()
+    store.good()
     print("\nedgehook: app stopped; the REPL is yours")

@@ -51,11 +51,11 @@ class Client:
         self.up = False
         self.sent = self.timeouts = self.stale = self.bad = self.rejected = self.failed = 0
 
-    def add(self, path, kind, dtype, units=None):
+    def add(self, path, kind, flag, units=None):
         """Declare a resource (kind b'I', b'O' or b'S'); returns its index."""
         self.paths.append(path.encode())
         self.kinds.append(ord(kind))
-        self.types.append(ord(dtype))
+        self.types.append(ord(flag))
         self.units.append(units.encode() if units else None)
         self.state.append(0)
         self.latest.append(None)
@@ -106,7 +106,10 @@ class Client:
                     return
                 mv = self.dfr.feed(b)
                 if mv is not None:
-                    self._frame(mv)
+                    try:
+                        self._frame(mv)
+                    except MemoryError:
+                        self.bad += 1  # dropped and counted; the edge asks again
         if lnk.eof:
             self.running = False
 
@@ -209,12 +212,12 @@ class Client:
             ring.pop()  # its resource failed to be created
             self.rejected += 1
 
-    def _start(self, op, i, from_ring, now):
+    def _start(self, op, i, ring, now):
         self.seq = (self.seq + 1) & 0xFFFF
         self.op = op
         self.pidx = i
         self.pseq = self.seq
-        self.pring = from_ring
+        self.pring = ring
         self.tries = 0
         self._send(now)
 

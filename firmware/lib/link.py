@@ -9,11 +9,11 @@ class Stdio:
     repl = True  # the link shares the REPL: Ctrl-C outside a frame gives the REPL back
 
     def __init__(self):
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
-        self._p = select.poll()
-        self._p.register(sys.stdin, select.POLLIN)
-        self._one = bytearray(1)
+        self.rx = sys.stdin.buffer
+        self.tx = sys.stdout.buffer
+        self.poll = select.poll()
+        self.poll.register(sys.stdin, select.POLLIN)
+        self.buf = bytearray(1)
         self.eof = False
 
     def readinto(self, buf):
@@ -21,17 +21,17 @@ class Stdio:
         n = 0
         while n < len(buf):
             ready = False
-            for _obj, ev in self._p.ipoll(0):
+            for _obj, ev in self.poll.ipoll(0):
                 ready = True
                 if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
                     self.eof = True
                     return n
             if not ready:
                 break
-            if not self._in.readinto(self._one):
+            if not self.rx.readinto(self.buf):
                 self.eof = True
                 break
-            b = self._one[0]
+            b = self.buf[0]
             buf[n] = b
             n += 1
             if b == 3:
@@ -39,4 +39,4 @@ class Stdio:
         return n
 
     def write(self, data):
-        self._out.write(data)
+        self.tx.write(data)

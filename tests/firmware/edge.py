@@ -23,7 +23,7 @@ from edgehook.orp import Deframer, OrpError, Packet, parse
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 # The 64-bit unix port needs about twice an ESP32's heap for the same objects; the firmware's
 # measured minimum is in docs/firmware.md ("Memory").
-HEAP = "64k"
+HEAP = "96k"
 REQUESTS = "IOSHKPDGER"
 
 Answer = Callable[[Packet], "str | None"]

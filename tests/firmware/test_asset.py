@@ -81,7 +81,7 @@ def test_pushes_carry_timestamps_and_values_in_range(edge: Edge) -> None:
     assert {p.data for p in edge.values("io/door/value", start)} <= {b"0", b"1"}
     assert {float(p.data or b"") for p in edge.values("env/level/value", start)} <= {0.0, 100.0}
     link = json.loads(edge.values("health/link", start)[-1].data or b"")
-    assert link["up"] is True and link["crc"] == 0 and link["sensor_errors"] == 0
+    assert link["up"] == 1 and link["crc"] == 0 and link["sensor_errors"] == 0
 
 
 def test_health_reports_heap_and_allocation_per_reading(edge: Edge) -> None:
