@@ -86,10 +86,12 @@ def test_live_view_renders_the_facts():
                                 "rejected_full": 0}},
         "cloud": "up", "upload_rate": 1.5, "commands_handled": 2,
         "errors": ["12:00:00 upload d:x:1 failed: HTTP 400"],
+        "events": ["12:00:01 waiting for /dev/ttyUSB0: /dev/ttyUSB0 does not exist"],
     }
     console = Console(record=True, width=140)
     console.print(render(snap))
     text = console.export_text()
-    for needle in ("env/temp/value", "21.5", "degC", "up", "1.5 events/s", "HTTP 400", "crc errors 2"):
+    for needle in ("env/temp/value", "21.5", "degC", "up", "1.5 events/s", "HTTP 400", "crc errors 2",
+                   "waiting for /dev/ttyUSB0"):
         assert needle in text
     assert "delivered=7" in plain_line(snap)

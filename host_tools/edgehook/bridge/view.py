@@ -58,7 +58,9 @@ def render(snap: dict[str, Any]) -> Group:
         f"{sess['pushes_refused']})  crc errors {dec['crc_errors']}  junk bytes {dec['junk_bytes']}"
         f"  bad packets {sess['bad_packets']}  commands {snap['commands_handled']}")
     errors = Text("\n".join(snap["errors"][-5:]) or "none", style="red" if snap["errors"] else "dim")
-    return Group(head, link_line, res, out, Panel(errors, title="recent errors"))
+    events = Text("\n".join(snap.get("events", [])[-5:]) or "none", style="dim")
+    return Group(head, link_line, res, out, Panel(events, title="recent events"),
+                 Panel(errors, title="recent errors"))
 
 
 def plain_line(snap: dict[str, Any]) -> str:

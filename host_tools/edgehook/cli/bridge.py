@@ -92,7 +92,9 @@ def bridge(port: str, baud: int, cloud_url: str | None, company: str | None, dev
         ttl=ttl, stream_map=_parse_map(maps), elems_prefix=elems_prefix, silence=silence,
         command_interval=command_interval, backoff_max=backoff_max)
     live = sys.stdout.isatty() and not plain
-    if not live:
+    if live:  # warnings show in the table's panels; log lines would tear the live display
+        logging.getLogger("edgehook").setLevel(logging.ERROR)
+    else:
         logging.getLogger("edgehook").setLevel(min(logging.getLogger().level, logging.INFO))
         logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     stop = threading.Event()
