@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 COMPANY = "demo"
 DEVICE = "demo-board"
 STREAMS = ("env", "io", "mcu", "adc", "health")
+# Livelier than the firmware's defaults so a short demo shows a flow (merged over the defaults).
+BOARD_CONFIG = {"health": 10.0, "sensors": {"env/temp": {"period": 1.0}, "env/level": {"period": 2.0},
+                                            "io/door": {"period": 2.0}}}
 
 
 class DemoMix:
@@ -109,10 +112,22 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def flash_board(dest: Path) -> Path:
+    """A virtual board's flash holding the firmware as `edgehook board deploy` puts it (.mpy)."""
+    from edgehook.board.deploy import build_files
+    from edgehook.board.vboard import REPO_FIRMWARE
+
+    for board_path, data in build_files(REPO_FIRMWARE, mpy=True).items():
+        target = dest / board_path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return dest
+
+
 class Demo:
     """Start with `start(progress)`, read `snapshot()`, always `stop()` (idempotent)."""
 
-    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0, heap: str = "48k") -> None:
+    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0, heap: str = "96k") -> None:
         self.work = work
         self.seed = seed
         self.heap = heap
@@ -128,7 +143,7 @@ class Demo:
         self.started = 0.0
 
     def start(self, progress: Callable[[str], None] = lambda s: None) -> None:
-        from edgehook.board.vboard import VirtualBoard, make_board_dir
+        from edgehook.board.vboard import VirtualBoard
 
         self.work.mkdir(parents=True, exist_ok=True)
         user, token = "demo", secrets.token_urlsafe(24)
@@ -150,7 +165,8 @@ class Demo:
         }, env={})
         deploy_bundle(self.client, build_bundle(manifest, settings, COMPANY), [o.name for o in manifest.objects])
         progress("starting the virtual board")
-        self.board = VirtualBoard(make_board_dir(self.work / "board"), heap=self.heap, seed=self.seed).start()
+        self.board = VirtualBoard(flash_board(self.work / "board"), heap=self.heap, seed=self.seed,
+                                  config=BOARD_CONFIG).start()
         progress("starting the bridge")
         cmd = [sys.executable, "-m", "edgehook", "bridge", "--port", self.board.port, "--device", DEVICE,
                "--outbox", str(self.work / "outbox.db"), "--plain", "--status-every", "3600"]
