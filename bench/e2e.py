@@ -27,7 +27,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "host_tools"))
 
 from edgehook.bundle.build import build_bundle  # noqa: E402
 from edgehook.bundle.demo import Demo, start_cloud, stop_process  # noqa: E402
