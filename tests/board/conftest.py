@@ -17,6 +17,7 @@ MAIN = """\
 import os, sys, select, micropython
 with open('runs.txt', 'a') as f:
     f.write('main\\n')
+run = open('runs.txt').read().count('main')
 try:
     os.stat('kbd_off')
     micropython.kbd_intr(-1)
@@ -26,7 +27,7 @@ p = select.poll()
 p.register(sys.stdin, select.POLLIN)
 frame = None
 ctrl = 0
-print('reader ready', os.getenv('EDGEHOOK_SEED'))
+print('reader ready', os.getenv('EDGEHOOK_SEED'), 'run', run)
 while True:
     if not p.poll(1000):
         continue

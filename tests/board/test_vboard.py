@@ -15,6 +15,15 @@ from tests.board.conftest import mpremote, runs, write_app
 from tests.fixtures.vboard import read_until
 
 
+def open_fresh(vb: VirtualBoard) -> tuple[serial.Serial, bytes]:
+    """Open the port, hard-reset the board (pyserial flushes what arrived before it opened) and
+    read until the app's second run is ready; return the port and what was read."""
+    wait_for(lambda: runs(vb.board_dir) >= 1, what="the first run of main.py")
+    ser = serial.Serial(vb.port)
+    vb.restart()
+    return ser, read_until(ser, b" run 2\n")
+
+
 def wait_for(condition, timeout: float = 5.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -25,17 +34,18 @@ def wait_for(condition, timeout: float = 5.0, what: str = "condition") -> None:
 
 def test_boot_then_main_run_at_start_with_seed(vboard_factory, app_dir: Path) -> None:
     vb = vboard_factory(app_dir, seed=7)
-    with serial.Serial(vb.port) as ser:
-        out = read_until(ser, b"reader ready 7")
-    assert out.index(b"boot ran") < out.index(b"reader ready")
-    assert runs(app_dir) == 1
+    ser, out = open_fresh(vb)
+    ser.close()
+    assert b"reader ready 7 run 2" in out
+    assert out.rindex(b"boot ran") < out.rindex(b"reader ready")
+    assert runs(app_dir) == 2
 
 
 def test_frame_full_of_ctrl_c_reaches_the_app_as_data(vboard_factory, app_dir: Path) -> None:
     vb = vboard_factory(app_dir)
-    pid = vb.pid
-    with serial.Serial(vb.port) as ser:
-        read_until(ser, b"reader ready")
+    ser, _ = open_fresh(vb)
+    with ser:
+        pid = vb.pid
         ser.write(b"\x7e" + b"\x03" * 500 + b"\x7e")
         read_until(ser, b"frame 500 500\n")
         ser.write(b"\x7e\x01\x03\x7e\x7e\x03\x03\x03\x7e")  # two frames back to back
@@ -46,9 +56,9 @@ def test_frame_full_of_ctrl_c_reaches_the_app_as_data(vboard_factory, app_dir: P
 
 def test_ctrl_c_outside_a_frame_interrupts_running_code(vboard_factory, app_dir: Path) -> None:
     vb = vboard_factory(app_dir)
-    pid = vb.pid
-    with serial.Serial(vb.port) as ser:
-        read_until(ser, b"reader ready")
+    ser, _ = open_fresh(vb)
+    with ser:
+        pid = vb.pid
         ser.write(b"\x03")
         out = read_until(ser, b">>> ")
         assert b"KeyboardInterrupt" in out
@@ -61,9 +71,9 @@ def test_ctrl_c_outside_a_frame_interrupts_running_code(vboard_factory, app_dir:
 
 def test_ctrl_c_with_keyboard_interrupt_off_is_data(vboard_factory, tmp_path: Path) -> None:
     vb = vboard_factory(write_app(tmp_path / "flash", kbd_off=True))
-    pid = vb.pid
-    with serial.Serial(vb.port) as ser:
-        read_until(ser, b"reader ready")
+    ser, _ = open_fresh(vb)
+    with ser:
+        pid = vb.pid
         ser.write(b"\x03")
         read_until(ser, b"ctrl-c as data 1\n")
         ser.write(b"\x7e\x03\x7e")
@@ -73,12 +83,12 @@ def test_ctrl_c_with_keyboard_interrupt_off_is_data(vboard_factory, tmp_path: Pa
 
 def test_mpremote_exec_interrupts_a_running_main(vboard_factory, app_dir: Path) -> None:
     vb = vboard_factory(app_dir)
-    with serial.Serial(vb.port) as ser:
-        read_until(ser, b"reader ready")
+    ser, _ = open_fresh(vb)
+    ser.close()
     assert mpremote(vb.port, "exec", "print(6 * 7)").strip() == "42"
     # mpremote's soft reset happened in the raw REPL: boot.py ran again, main.py did not
     vb.wait_log("raw=True -> soft reboot")
-    assert runs(app_dir) == 1
+    assert runs(app_dir) == 2  # the start and the hard reset of open_fresh
 
 
 def test_mpremote_files_land_in_the_board_folder(vboard_factory, app_dir: Path,
@@ -99,19 +109,20 @@ def test_mpremote_files_land_in_the_board_folder(vboard_factory, app_dir: Path,
 
 def test_soft_reset_at_the_repl_runs_boot_and_main(vboard_factory, app_dir: Path) -> None:
     vb = vboard_factory(app_dir)
-    with serial.Serial(vb.port) as ser:
-        read_until(ser, b"reader ready")
+    ser, _ = open_fresh(vb)
+    with ser:
         ser.write(b"\x03")
         read_until(ser, b">>> ")
         ser.write(b"\x04")
         out = read_until(ser, b"reader ready")
     assert b"MPY: soft reboot\r\n" in out
     assert out.index(b"soft reboot") < out.index(b"boot ran") < out.index(b"reader ready")
-    assert runs(app_dir) == 2
+    assert runs(app_dir) == 3
 
 
 def test_mpremote_soft_reset_keeps_main_off(vboard_factory, app_dir: Path) -> None:
     vb = vboard_factory(app_dir)
+    wait_for(lambda: runs(app_dir) == 1, what="the first run of main.py")
     mpremote(vb.port, "soft-reset", "+", "exec", "print('still raw')")
     assert runs(app_dir) == 1
     with serial.Serial(vb.port) as ser:  # mpremote left the raw REPL: the friendly one answers
@@ -173,3 +184,17 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
         VirtualBoard(tmp_path / "missing")
     with pytest.raises(UsageError, match="no firmware tree"):
         make_board_dir(tmp_path / "x", tmp_path / "nothing")
+
+
+def test_rename_with_a_relative_path_works(vboard_factory, app_dir: Path) -> None:
+    # VfsPosix with a root builds both absolute paths of rename() in one buffer (docs/board.md)
+    vb = vboard_factory(app_dir)
+    (app_dir / "lib").mkdir()
+    (app_dir / "lib" / "a.txt").write_text("settings")
+    out = mpremote(vb.port, "exec",
+                   "import os\nos.rename('/lib/a.txt', 'lib/b.txt')\nos.chdir('/lib')\n"
+                   "os.rename('b.txt', 'c.txt')\nos.chdir('/')\nos.rename('lib/c.txt', '/d.txt')\n"
+                   "print(open('d.txt').read())")
+    assert out.strip() == "settings"
+    assert (app_dir / "d.txt").read_text() == "settings"
+    assert not any((app_dir / "lib").iterdir())

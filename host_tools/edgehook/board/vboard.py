@@ -60,6 +60,7 @@ _vb = os.getcwd()
 vfs.umount('/')
 vfs.mount(vfs.VfsPosix(_vb), '/')
 os.chdir('/')
+del _vb
 sys.path[:] = ['', '.frozen', '/lib']
 def _vb_run(f):
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import tempfile
 import threading
@@ -9,8 +10,11 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from edgehook.board.vboard import VirtualBoard, make_board_dir
+from edgehook.board.deploy import DeployPlan, deploy
+from edgehook.board.vboard import REPO_FIRMWARE, VirtualBoard, make_board_dir
 
 
 @click.group()
@@ -58,6 +62,57 @@ def start(board_dir: Path | None, firmware: Path | None, heap: str, link: Path |
                 for entry in vb.log[seen:]:
                     click.echo(f"board: {entry}", err=True)
                 seen = len(vb.log)
+
+
+@board.command("deploy")
+@click.option("--port", required=True, help="Serial port of the board (or the virtual board's).")
+@click.option("--dir", "src", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=REPO_FIRMWARE, show_default="firmware/", help="The app folder to deploy.")
+@click.option("--mpy/--no-mpy", default=True, show_default=True,
+              help="Compile modules to .mpy with mpy-cross (boot.py and main.py stay source).")
+@click.option("--force", is_flag=True, help="Copy every file, even when the board has it already.")
+@click.option("--dry-run", is_flag=True, help="Only show the plan; change nothing on the board.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"copied": [...], "skipped": [...], "removed": [...]} for scripts.')
+@click.option("--no-reset", is_flag=True, help="Do not soft-reset into the app afterwards.")
+def deploy_cmd(port: str, src: Path, mpy: bool, force: bool, dry_run: bool, as_json: bool,
+               no_reset: bool) -> None:
+    """Copy the app to a board with mpremote: only what changed, then soft-reset into it.
+
+    Files an earlier deploy put on the board and the app no longer has are removed (a manifest
+    on the board remembers them); files the board made itself are never touched.
+    """
+    err = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("planning", total=None)
+        sizes: dict[str, int] = {}
+
+        def on_plan(plan: DeployPlan) -> None:
+            if plan.warning:
+                err.print(f"[yellow]warning:[/] {plan.warning}")
+            sizes.update({p: len(d) for p, d in plan.copy.items()})
+            bar.update(task, description="copying", total=sum(sizes.values()) or 1, completed=0)
+
+        done: dict[str, int] = {}
+
+        def on_progress(path: str, n: int, total: int) -> None:
+            done[path] = n
+            bar.update(task, description=path, completed=sum(done.values()))
+
+        plan = deploy(port, src, mpy=mpy, force=force, dry_run=dry_run, reset=not no_reset,
+                      progress=on_progress, on_plan=on_plan)
+    summary = plan.summary()
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    verb = "would copy" if dry_run else "copied"
+    for path in summary["copied"]:
+        click.echo(f"{verb} {path} ({sizes.get(path, 0)} B)")
+    for path in summary["removed"]:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
+    click.echo(f"{len(summary['copied'])} {verb}, {len(summary['skipped'])} unchanged, "
+               f"{len(summary['removed'])} removed" + (" (dry run)" if dry_run else ""))
 
 
 COMMANDS = [board]
