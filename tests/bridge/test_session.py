@@ -183,3 +183,13 @@ def test_a_burst_of_pushes_is_group_committed_and_all_acked(bridge, asset):
     acks = [asset.expect(lambda p, s=s: p.type == "p" and p.seq == s) for s in seqs]
     assert all(a.flag == "@" for a in acks)
     assert bridge.outbox.status()["open"] == 300
+
+
+def test_a_failing_outbox_answers_io_error_and_acks_nothing(bridge, asset):
+    asset.request(Packet("I", "N", path="x/value"))
+    bridge.outbox._db.close()  # the database goes away under the bridge (a disk gone bad)
+    resp = asset.request(Packet("P", "N", path="x/value", timestamp=5.0, data=b"1"))
+    assert resp.flag == "S"  # IO_ERROR: the asset keeps the reading
+    assert bridge.session.stats.pushes_acked == 0 and bridge.session.stats.pushes_refused == 1
+    assert any("outbox commit failed" in e for e in bridge.session.errors)
+    assert st(asset.request(Packet("G", " ", path="x/value"))) == "U"  # no value was taken

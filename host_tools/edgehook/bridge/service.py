@@ -158,7 +158,13 @@ class Bridge:
                 break
             self.deframer = Deframer()
             self.session.link_lost()  # a fresh port: SYNC first
-            self._pump(stop)
+            try:
+                self._pump(stop)
+            except Exception as exc:  # a bug must not leave a bridge that looks alive but is deaf
+                log.exception("serial loop failed")
+                self._event(f"serial loop failed ({exc.__class__.__name__}: {exc}); reopening")
+                self.link.close("reopening")
+                stop.wait(1.0)
 
     def _pump(self, stop: threading.Event) -> None:
         """Serve one open port until it is lost, silent for too long, or the bridge stops."""

@@ -131,7 +131,13 @@ class Uploader:
             if stop.is_set():
                 self.outbox.release(rec.id)
                 break
-            self._upload(rec)
+            try:
+                self._upload(rec)
+            except Exception as exc:  # e.g. the disk is full: the record stays open, say why
+                log.exception("upload of %s", rec.key)
+                self._report(f"upload {rec.key}: {exc.__class__.__name__}: {exc}")
+                self.outbox.release(rec.id)
+                stop.wait(1.0)
 
     def _upload(self, rec: Record) -> None:
         try:
