@@ -5,7 +5,8 @@ most 23. Each rule answers with one status (docs/bridge.md, "Status codes"):
   over the resource count → NO_MEMORY, path / units too long → OUT_OF_RANGE,
   malformed path → BAD_PARAMETER, creating an existing path with another kind, type or units →
   DUPLICATE (the same definition again is OK, as Legato's Data Hub answers), unknown path →
-  NOT_FOUND, a request that does not fit the resource's kind or type → BAD_PARAMETER.
+  NOT_FOUND, a push onto an output → NOT_PERMITTED, any other request that does not fit the
+  resource's kind or data type → BAD_PARAMETER.
 """
 
 from __future__ import annotations
