@@ -19,7 +19,7 @@ MICROPYTHON = shutil.which("micropython") or "micropython"
 
 def mp(code: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run `code` in MicroPython with the firmware's lib on the path, in `cwd`; its stdout."""
-    full_env = dict(os.environ, MICROPYPATH=f"{FIRMWARE / 'lib'}:.frozen", **(env or {}))
+    full_env = {**os.environ, "MICROPYPATH": f"{FIRMWARE / 'lib'}:.frozen", **(env or {})}
     proc = subprocess.run([MICROPYTHON, "-c", textwrap.dedent(code)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -224,3 +224,109 @@ def test_safe_mode_after_n_early_deaths(tmp_path: Path) -> None:
     assert "edgehook: safe mode: the app died 3 times soon after boot" in out[0]
     assert out[-2] == "[True, True, True, False] True"  # safe mode once, then it tries again
     assert out[-1] == "True"
+
+
+FAKE_I2C = """
+import struct
+class FakeI2C:
+    # the BMP280 datasheet's worked example (§3.12) in the calibration registers
+    def __init__(self, chip=0x58, *args, **kw):
+        self.mem = bytearray(256)
+        self.mem[0xD0] = chip
+        self.mem[0x88:0xA0] = struct.pack("<Hhh", 27504, 26435, -1000) + struct.pack(
+            "<Hhhhhhhhh", 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000)
+        self.mem[0xA1] = 75
+        self.mem[0xE1:0xE8] = struct.pack("<hBbBbb", 362, 0, 19, 0x92, 3, 30)
+        # raw readings: pressure 415148, temperature 519888, humidity 30000
+        self.mem[0xF7:0xFF] = bytes([0x65, 0x5A, 0xC0, 0x7E, 0xED, 0x00, 0x75, 0x30])
+    def readfrom_mem(self, addr, reg, n):
+        if addr != 0x76:
+            raise OSError(19)  # ENODEV: nothing answers
+        return bytes(self.mem[reg:reg + n])
+    def writeto_mem(self, addr, reg, data):
+        self.mem[reg] = data[0]
+"""
+
+
+def test_bme280_compensation_matches_the_datasheet_example(tmp_path: Path) -> None:
+    out = mp(FAKE_I2C + textwrap.dedent("""
+        from bme280 import BME280
+        bmp = BME280(FakeI2C())
+        print(bmp.humidity, bmp.compensate(519888, 415148, 0), bmp.measure())
+        bme = BME280(FakeI2C(0x60))
+        t, p, h = bme.measure()
+        print(bme.humidity, 0 <= h <= 100, bme.h_cal)
+        try:
+            BME280(FakeI2C(0x61))
+        except OSError as e:
+            print("no", e)
+    """), tmp_path).strip().splitlines()
+    assert out[0].startswith("False (25.08, 100653.2")  # datasheet: 25.08 degC, 100653.27 Pa
+    assert out[0].endswith("(25.08, 100653.25390625, None)")
+    assert out[1] == "True True (75, 362, 0, 306, 57, 30)"  # H4, H5 share the nibbles of 0xE5
+    assert out[2] == "no chip id 0x61 at 0x76 is not a BME280/BMP280"
+
+
+HAL = {
+    "machine.py": """
+from umachine import *
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+def reset_cause():
+    return WDT_RESET
+class Pin:
+    def __init__(self, n, *a):
+        self.n = n
+class ADC:
+    def __init__(self, pin, atten=0):
+        self.pin = pin.n
+        self.atten = atten
+    def read_uv(self):
+        return 1000 * self.pin + self.atten
+class RTC:
+    set = None
+    def datetime(self, t):
+        RTC.set = t
+class WDT:
+    def __init__(self, timeout):
+        self.timeout = timeout
+    def feed(self):
+        pass
+def I2C(bus, sda=None, scl=None):
+    import fake_i2c
+    return fake_i2c.FakeI2C()
+""",
+    "esp32.py": "def raw_temperature():\n    return 113\n",
+}
+
+
+def test_esp32_board_layer_with_fake_hardware(tmp_path: Path) -> None:
+    hal = tmp_path / "hal"
+    hal.mkdir()
+    for name, text in HAL.items():
+        (hal / name).write_text(textwrap.dedent(text))
+    (hal / "fake_i2c.py").write_text(FAKE_I2C)
+    env = {"MICROPYPATH": f"{hal}:{FIRMWARE / 'lib'}:.frozen"}
+    out = mp("""
+        import config, machine
+        from board_esp32 import Board
+        b = Board()
+        cfg = config.load("esp32")
+        srcs = {n: b.source(n, s, cfg) for n, s in sorted(cfg["sensors"].items())}
+        print(sorted(n for n, s in srcs.items() if s is not None))
+        print(srcs["mcu/temp"].read(1), srcs["adc/0"].read(1), srcs["env/temp"].read(1),
+              round(srcs["env/pressure"].read(1)))
+        print(b.reset_cause())
+        b.set_clock(1764768000, 250000)
+        print(machine.RTC.set)
+        away = dict(cfg["sensors"]["env/temp"], addr=0x77)
+        print(b.source("env/other", away, cfg))
+    """, tmp_path, env)
+    said = [ln for ln in out.splitlines() if ln.startswith("sensor ")]
+    assert said == ["sensor env/humidity: a BMP280 has no humidity",
+                    "sensor env/other: [Errno 19] ENODEV"]
+    out = [ln for ln in out.splitlines() if not ln.startswith("sensor ")]
+    assert out[-5] == "['adc/0', 'env/pressure', 'env/temp', 'mcu/temp']"  # a BMP280: no humidity
+    assert out[-4] == "45.0 36003 25.08 100653"
+    assert out[-3] == "watchdog"
+    assert out[-2] == "(2025, 12, 3, 2, 13, 20, 0, 250000)"
+    assert out[-1] == "None"
