@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "orp",
     "cloud",
     "board",
+    "flash",
     "bundle",
     "demo",
     "bridge",

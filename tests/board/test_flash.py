@@ -1,0 +1,121 @@
+"""`edgehook flash` through real esptool code against a stand-in ESP32 ROM on socket://."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from esptool.util import FatalError
+
+from edgehook.board.flash import _device_error, flash_firmware, image_offset
+from edgehook.errors import DeviceError, UsageError
+from tests.board.fake_rom import JEDEC_2MB, FakeEspRom
+
+FLASH_DEFL_DATA, FLASH_DATA, ERASE_FLASH = 0x11, 0x03, 0xD0
+
+
+@pytest.fixture
+def rom():
+    with FakeEspRom() as fake:
+        yield fake
+
+
+def write_image(path: Path, body: bytes) -> Path:
+    path.write_bytes(b"\xe9" + body)
+    return path
+
+
+def test_image_lands_at_the_chips_offset_compressed(rom: FakeEspRom, tmp_path: Path) -> None:
+    fw = write_image(tmp_path / "fw.bin", bytes(range(256)) * 2000)  # compresses well
+    seen: list[tuple[int, int]] = []
+    result = flash_firmware(rom.url, fw, progress=lambda d, t, w: seen.append((d, t)),
+                            reset=False)
+    data = fw.read_bytes()
+    assert (result.chip, result.offset, result.flash_size) == ("ESP32", 0x1000, "4MB")
+    assert rom.flash[0x1000:0x1000 + len(data)] == data
+    assert rom.flash[:0x1000] == b"\xff" * 0x1000
+    assert FLASH_DEFL_DATA in rom.commands  # the stub's deflate path
+    assert seen and seen[-1][0] == seen[-1][1]
+
+
+def test_incompressible_image_goes_uncompressed(rom: FakeEspRom, tmp_path: Path) -> None:
+    fw = write_image(tmp_path / "fw.bin", os.urandom(100_000))
+    flash_firmware(rom.url, fw, chip="esp32", reset=False)
+    data = fw.read_bytes()
+    assert rom.flash[0x1000:0x1000 + len(data)] == data
+    assert FLASH_DATA in rom.commands
+
+
+def test_erase_clears_what_was_there(rom: FakeEspRom, tmp_path: Path) -> None:
+    rom.flash[0x300000:0x300010] = b"old app file...."
+    flash_firmware(rom.url, write_image(tmp_path / "fw.bin", b"\0" * 1000), erase=True,
+                   reset=False)
+    assert ERASE_FLASH in rom.commands
+    assert rom.flash[0x300000:0x300010] == b"\xff" * 16
+
+
+def test_cli_flashes_and_reports(rom: FakeEspRom, tmp_path: Path) -> None:
+    fw = write_image(tmp_path / "fw.bin", b"micropython" * 5000)
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "flash", "--port", rom.url,
+                           "--firmware", str(fw), "--baud", "115200"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {len(fw.read_bytes())} bytes at 0x1000 on ESP32" in proc.stdout
+    assert rom.flash[0x1000:0x1000 + 11] == b"\xe9micropytho"
+
+
+def test_no_answer_is_one_line_with_the_boot_button_hint(tmp_path: Path) -> None:
+    with FakeEspRom(silent=True) as rom, pytest.raises(DeviceError) as err:
+        flash_firmware(rom.url, write_image(tmp_path / "fw.bin", b"x"), connect_attempts=1)
+    assert "no answer from the ESP32 bootloader" in err.value.message
+    assert err.value.hint and "hold BOOT" in err.value.hint and "lower --baud" in err.value.hint
+
+
+def test_wrong_chip_says_which(rom: FakeEspRom, tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="the board is ESP32, not ESP32-S3") as err:
+        flash_firmware(rom.url, write_image(tmp_path / "fw.bin", b"x"), chip="esp32s3",
+                       connect_attempts=1)
+    assert err.value.hint and "--chip esp32" in err.value.hint
+
+
+def test_image_larger_than_the_flash_says_so(tmp_path: Path) -> None:
+    fw = write_image(tmp_path / "fw.bin", b"\0" * (2 << 20))
+    with FakeEspRom(jedec=JEDEC_2MB) as rom, pytest.raises(UsageError) as err:
+        flash_firmware(rom.url, fw, reset=False)
+    assert "larger than the board's 2 MB flash" in err.value.message
+    assert rom.flash[0x1000:0x1010] == b"\xff" * 16  # nothing written
+
+
+def test_cli_unreachable_port_exits_2_with_a_hint(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "flash", "--port",
+                           "socket://127.0.0.1:1", "--firmware",
+                           str(write_image(tmp_path / "fw.bin", b"x"))],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "edgehook: cannot open socket://127.0.0.1:1" in proc.stderr and "hint:" in proc.stderr
+
+
+def test_a_file_that_is_not_an_image_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(UsageError, match="not an ESP firmware image"):
+        flash_firmware("socket://127.0.0.1:1", tmp_path / "notes.txt")
+
+
+def test_permission_denied_names_the_serial_group() -> None:
+    # the message esptool's loader raises when open() fails with EACCES (root here cannot see it)
+    exc = FatalError("Could not open /dev/ttyUSB0, the port is busy or doesn't exist.\n"
+                     "([Errno 13] could not open port /dev/ttyUSB0: [Errno 13] Permission denied)")
+    err = _device_error(exc, "/dev/ttyUSB0", "auto")
+    assert err.message == "permission denied opening /dev/ttyUSB0"
+    assert err.hint and "dialout" in err.hint
+
+
+def test_offsets_per_chip_family() -> None:
+    assert image_offset("esp32") == image_offset("esp32s2") == 0x1000
+    assert image_offset("esp32s3") == image_offset("esp32c3") == image_offset("esp32c6") == 0
+    assert image_offset("esp32p4") == 0x2000
+    with pytest.raises(UsageError):
+        image_offset("esp99")
