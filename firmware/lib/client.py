@@ -41,7 +41,7 @@ class Client:
         self.pidx = 0
         self.pseq = 0
         self.pring = False
-        self.deadline = 0
+        self.deadline = self.sent_at = 0
         self.tries = 0
         self.later = 0
         self.hold = ticks_ms()
@@ -82,7 +82,11 @@ class Client:
             elif ticks_diff(now, self.hold) >= 0:
                 self._next(now)
             self.feed()
-            await asyncio.sleep_ms(1 if self.op else self.poll)
+            # an answer usually comes within a few ms: yield only, then poll each ms, then idle
+            if not self.op:
+                await asyncio.sleep_ms(self.poll)
+            else:
+                await asyncio.sleep_ms(0 if ticks_diff(now, self.sent_at) < 5 else 1)
 
     def _rx(self):
         lnk = self.link
@@ -223,6 +227,7 @@ class Client:
 
     def _send(self, now):
         """(Re)transmit the outstanding request with its sequence number."""
+        self.sent_at = now
         op = self.op
         i = self.pidx
         enc = self.enc
