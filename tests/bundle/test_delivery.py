@@ -250,3 +250,10 @@ def test_bad_operator_commands_are_logged_not_run(env: Env) -> None:
     assert [r["outcome"] for r in runs] == ["ok", "ok"]
     assert all(any("unknown command" in line for line in r["console"]) for r in runs)
     assert env.record("bad") == before
+
+
+def test_every_request_of_this_module_is_signed(env: Env) -> None:
+    assert len(env.rx.requests) > 25
+    for req in env.rx.requests:  # posts and status checks alike, checked by the standardwebhooks library
+        assert_signed(SECRET, req)
+        assert req.verified is True

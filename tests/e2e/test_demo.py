@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,12 +29,8 @@ def _processes_using(folder: Path) -> list[str]:
     return found
 
 
-def test_demo_delivers_and_stops_everything(tmp_path: Path) -> None:
-    work = tmp_path / "demo"
-    out = subprocess.run([sys.executable, "-m", "edgehook", "demo", "--duration", "20", "--plain", "--dir", str(work)],
-                         capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stdout + out.stderr
-    summary = out.stdout[out.stdout.index("edgehook demo:"):]
+def _check_summary(stdout: str, work: Path) -> None:
+    summary = stdout[stdout.index("edgehook demo:"):]
     readings = int(re.search(r"readings sent\s+(\d+)", summary).group(1))
     events = int(re.search(r"events stored\s+(\d+)", summary).group(1))
     delivered = int(re.search(r"delivered (\d+)", summary).group(1))
@@ -44,3 +42,29 @@ def test_demo_delivers_and_stops_everything(tmp_path: Path) -> None:
     assert verified == posts  # every request carried a valid Standard Webhooks signature
     assert "latency" in summary
     assert _processes_using(work) == []  # cloud, bridge and board all stopped
+
+
+def test_demo_delivers_and_stops_everything(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    out = subprocess.run([sys.executable, "-m", "edgehook", "demo", "--duration", "20", "--plain", "--dir", str(work)],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    _check_summary(out.stdout, work)
+
+
+def test_demo_stops_on_ctrl_c_with_a_summary(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    proc = subprocess.Popen([sys.executable, "-m", "edgehook", "demo", "--plain", "--dir", str(work)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:  # plain status lines every 5 s: wait for a delivery, then Ctrl-C
+        lines.append(line)
+        m = re.search(r"delivered (\d+)", line)
+        if (m and int(m.group(1)) > 0) or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + rest
+    _check_summary("".join(lines) + rest, work)

@@ -194,8 +194,12 @@ class Demo:
         return dead
 
     def snapshot(self) -> dict[str, Any]:
-        """Counts for the live view and the summary."""
+        """Counts for the live view and the summary, read downstream first (webhooks, records,
+        events, readings) so that each count is at most the next one despite the flow."""
         assert self.client is not None
+        posts = self.receiver.posts()
+        checks = sum(1 for r in self.receiver.requests if r.method == "GET")
+        deliveries = dict(counts(self.client))
         events = 0
         for stream in STREAMS:
             try:
@@ -203,7 +207,6 @@ class Demo:
                                                       only="id"))
             except RemoteError:
                 pass
-        posts = self.receiver.posts()
         first: dict[str, Received] = {}
         for p in posts:
             first.setdefault(p.webhook_id or "", p)
@@ -212,10 +215,10 @@ class Demo:
             "elapsed": time.time() - self.started if self.started else 0.0,
             "readings": self._outbox_accepted(),
             "events": events,
-            "deliveries": dict(counts(self.client)),
+            "deliveries": deliveries,
             "posts": len(posts),
             "messages": len(first),
-            "checks": sum(1 for r in self.receiver.requests if r.method == "GET"),
+            "checks": checks,
             "verified": sum(1 for p in posts if p.verified),
             "latency_ms": {"p50": statistics.median(latencies) if latencies else None,
                            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -67,6 +68,10 @@ def demo(duration: float | None, work: Path | None, seed: int, heap: str, plain:
 
     from edgehook.bundle.demo import Demo
 
+    def stop_on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the demo as Ctrl-C does: summary, everything stopped
+
+    signal.signal(signal.SIGTERM, stop_on_term)
     tmp = None if work else tempfile.TemporaryDirectory(prefix="edgehook-demo-")
     folder = work or Path(tmp.name)  # type: ignore[union-attr]
     console = Console()
