@@ -180,3 +180,13 @@ def test_the_firmware_tree_compiles_and_lands_on_the_board(board) -> None:
     assert plan.mpy and "/main.py" in plan.copy and "/lib/orp.mpy" in plan.copy
     for path in plan.copy:
         assert (board.board_dir / path.lstrip("/")).read_bytes() == plan.copy[path]
+
+
+def test_tool_files_next_to_the_app_are_not_deployed(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app")
+    for name in ("mypy.ini", "README.md", ".gitignore", "lib/stub.pyi"):
+        (app / name).write_text("x")
+    (app / "lib" / "__pycache__").mkdir()
+    (app / "lib" / "__pycache__" / "util.cpython-311.pyc").write_bytes(b"\0")
+    assert [p for p, _ in deploy_mod.app_files(app)] == [
+        "/boot.py", "/lib/data.json", "/lib/util.py", "/main.py"]

@@ -119,3 +119,10 @@ def test_offsets_per_chip_family() -> None:
     assert image_offset("esp32p4") == 0x2000
     with pytest.raises(UsageError):
         image_offset("esp99")
+
+
+def test_the_clis_chip_list_is_esptools() -> None:
+    from esptool.targets import CHIP_DEFS
+
+    from edgehook.cli.flash import CHIPS
+    assert set(CHIPS) - {"auto"} <= set(CHIP_DEFS)

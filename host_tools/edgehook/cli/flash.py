@@ -8,9 +8,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from edgehook.board.flash import CHIPS, flash_firmware
-from edgehook.board.image import build_image
 from edgehook.board.vboard import REPO_FIRMWARE
+
+# esptool's target names (esptool.targets.CHIP_DEFS), listed here so that --help does not load it
+CHIPS = ["auto", "esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6",
+         "esp32c61", "esp32h2", "esp32p4"]
 
 
 @click.command("flash")
@@ -34,6 +36,8 @@ def flash(port: str, firmware: Path, chip: str, baud: int, erase: bool,
     The offset is where the chip's bootloader starts: 0x1000 on ESP32 and ESP32-S2, 0x0 on
     ESP32-S3 and the C/H series (docs/board.md).
     """
+    from edgehook.board.flash import flash_firmware  # esptool loads only when used
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("connecting", total=None)
@@ -70,6 +74,8 @@ def image() -> None:
 def build(firmware: Path, chip: str, flash_size: str, app_dir: Path, mpy: bool,
           output: Path) -> None:
     """Merge MicroPython and a LittleFS image of the app into one file for `write-flash 0x0`."""
+    from edgehook.board.image import build_image  # esptool and littlefs load only when used
+
     result = build_image(firmware, app_dir, output, chip=chip, flash_size=flash_size, mpy=mpy)
     click.echo(f"{result.output}: MicroPython at {result.base_offset:#x}, filesystem at "
                f"{result.fs_offset:#x} ({result.fs_size // 1024} KiB, {result.fs_source}) with "
