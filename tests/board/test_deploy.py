@@ -175,11 +175,12 @@ def test_the_app_starts_after_deploy_and_answers_sync(board, tmp_path: Path) -> 
 
 
 @pytest.mark.skipif(not (REPO_FIRMWARE / "main.py").exists(), reason="no firmware/main.py yet")
-def test_the_firmware_tree_compiles_and_lands_on_the_board(board) -> None:
-    plan = deploy(board.port, REPO_FIRMWARE, reset=False)
+def test_the_firmware_deploys_as_mpy_and_answers_sync_after_the_reset(board) -> None:
+    plan = deploy(board.port, REPO_FIRMWARE)
     assert plan.mpy and "/main.py" in plan.copy and "/lib/orp.mpy" in plan.copy
     for path in plan.copy:
         assert (board.board_dir / path.lstrip("/")).read_bytes() == plan.copy[path]
+    assert sync_answer(board.port).type == "y"
 
 
 def test_tool_files_next_to_the_app_are_not_deployed(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from edgehook.errors import DeviceError, UsageError
 log = logging.getLogger(__name__)
 
 REPO_FIRMWARE = Path(__file__).resolve().parents[3] / "firmware"
-_HEAP = re.compile(r"^[0-9]+[kKmM]?$")
+_HEAP = re.compile(r"^[0-9]+[wW]?[kKmM]?$")
 
 # Runs in the CPython process that hosts MicroPython (the PyPI unix port is a CPython extension).
 # A session leader since start_new_session: take pty A as the controlling tty, so closing the
@@ -90,17 +90,22 @@ def make_board_dir(dest: Path, src: Path | None = None) -> Path:
 
 
 def parse_heap(heap: str | int) -> str:
-    """Check a heap size for `-X heapsize=` ("48k", "2M" or bytes) and return it as text."""
+    """Check a heap size for `-X heapsize=` and return it as text.
+
+    Bytes, or a k/M suffix ("96k", "2M"); a `w` before the suffix ("48wk") scales the size
+    from 32-bit words to the host's, so "48wk" holds what 48 KiB holds on an ESP32 (the
+    64-bit unix port's objects are about twice as large).
+    """
     text = str(heap).strip()
     if not _HEAP.match(text):
-        raise UsageError(f"bad heap size {heap!r}", hint="use bytes or a k/M suffix, e.g. 48k")
+        raise UsageError(f"bad heap size {heap!r}", hint="use bytes or a k/M suffix, e.g. 96k, or 48wk")
     return text
 
 
 class VirtualBoard:
     """A MicroPython unix port process on a pty that tools open as a serial port (see module doc)."""
 
-    def __init__(self, board_dir: Path | str, heap: str | int = "48k", seed: int = 1,
+    def __init__(self, board_dir: Path | str, heap: str | int = "48wk", seed: int = 1,
                  link: Path | str | None = None, config: dict[str, Any] | None = None) -> None:
         self.board_dir = Path(board_dir).resolve()
         if not self.board_dir.is_dir():

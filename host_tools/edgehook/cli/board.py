@@ -32,8 +32,9 @@ def board() -> None:
 @click.option("--firmware", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Firmware tree copied into a new board folder (default: the repository's "
                    "firmware/).")
-@click.option("--heap", default="48k", show_default=True,
-              help="MicroPython heap size, as on the target (bytes, or a k/M suffix).")
+@click.option("--heap", default="48wk", show_default=True,
+              help="MicroPython heap: bytes or a k/M suffix; with a w (48wk) in 32-bit words, "
+                   "i.e. what 48 KiB holds on an ESP32.")
 @click.option("--link", type=click.Path(dir_okay=False, path_type=Path),
               help="Also make this symlink to the port: a stable path for scripts.")
 @click.option("--seed", default=1, show_default=True, type=int,
