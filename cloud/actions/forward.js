@@ -1,25 +1,19 @@
-// Forwards one reading to every configured webhook endpoint: one delivery record per endpoint.
+// Records one reading for every configured webhook endpoint: one new delivery record each.
+// The post itself happens in `deliver` (an action on the deliveries stream, run by each new
+// record), so a record exists before any HTTP call: a run that dies mid-post loses nothing.
 // Source: the device observation streams the bridge writes (see cloud/README.md, "Source").
 function(event) {
   var now = Date.now();
   var records = [];
-  var gone = [];
-  var i, endpoint, record, done;
+  var i, record;
   for (i = 0; i < SETTINGS.endpoints.length; i++) {
-    endpoint = SETTINGS.endpoints[i];
-    record = newRecord(event, endpoint, now);
+    record = newRecord(event, SETTINGS.endpoints[i], now);
     if (findRecord(record.hash)) {
       continue; // this reading was already handed to this endpoint: its record tells the rest
     }
-    if (endpointGone(endpoint.name)) {
-      records.push(recordEvent(failPermanently(record, "endpoint gone (410); re-enable it to deliver again", now)));
-      continue;
-    }
-    done = postAttempt(record, endpoint, now);
-    records.push(recordEvent(done.record));
-    if (done.gone) {
-      gone.push(goneEvent(endpoint.name, done.record, now));
-    }
+    record.reason = "queued for the first attempt";
+    record.nextAttemptAt = now + policyValue(SETTINGS.policy, "firstAttemptLease") * 1000;
+    records.push(recordEvent(record));
   }
-  return routeRecords(records, gone);
+  return routeRecords(records, []);
 }

@@ -10,6 +10,7 @@ var POLICY_DEFAULTS = {
   pollSchedule: [5, 15, 30, 60, 120, 300, 600], // seconds before status check n of a 202
   maxChecks: 20,          // status checks of a 202 before it fails as expired
   pendingExpiry: 86400,   // seconds a 202 may stay pending before it fails as expired
+  firstAttemptLease: 30,  // seconds before the task makes a first attempt the deliver action did not
   bodyLimit: 512          // characters of a response body kept in the record
 };
 

@@ -24,7 +24,8 @@ def test_every_built_function_is_self_contained_es5(tmp_path: Path) -> None:
     manifest = load_manifest()
     built = build_bundle(manifest, resolve_settings(manifest, BASE, env={}), "acme", devices=["b1"])
     kinds = sorted({(o.kind, o.name.split(" ")[0]) for o in built.objects})
-    assert kinds == [("action", "edgehook-control"), ("action", "edgehook-forward"), ("task", "edgehook-deliveries")]
+    assert kinds == [("action", "edgehook-control"), ("action", "edgehook-deliver"), ("action", "edgehook-forward"),
+                     ("task", "edgehook-deliveries")]
     for obj in built.objects:
         assert es5.problems(obj.js) == []
         assert obj.js.startswith("function(") and '"use strict";' in obj.js
@@ -84,7 +85,8 @@ def test_bundle_build_cli_hides_secrets(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "ES5.1 ok" in res.output and SECRET not in res.output
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["bundle.json", "edgehook-control.js", "edgehook-deliveries.js", "edgehook-forward.js"]
+    assert files == ["bundle.json", "edgehook-control.js", "edgehook-deliver.js", "edgehook-deliveries.js",
+                     "edgehook-forward.js"]
     text = (out / "edgehook-forward.js").read_text()
     assert SECRET not in text and '"secret": "<hidden>"' in text
     index = json.loads((out / "bundle.json").read_text())

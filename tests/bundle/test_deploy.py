@@ -64,7 +64,7 @@ def test_dry_run_then_deploy_then_nothing_to_do(cloud: LocalCloud) -> None:
                 "--set", "task.period=7", env=env)
     assert "deleted       action edgehook-forward /test/devices/b1/io" in fewer.stdout
     names = sorted(a["description"] for a in client.list_objects("action"))
-    assert names == ["edgehook-control", "edgehook-forward /test/devices/b1/env"]
+    assert names == ["edgehook-control", "edgehook-deliver", "edgehook-forward /test/devices/b1/env"]
 
 
 def test_two_endpoints_with_different_outcomes(cloud: LocalCloud) -> None:
