@@ -170,7 +170,8 @@ class Client:
         i = self.pidx
         self.op = self.tries = 0
         self.up = True
-        retry = status in RETRY
+        # NO_MEMORY on a create means a full table: no use asking again before the next SYNC
+        retry = status in RETRY and (op == 0x50 or status != 0x44)
         if status == 0x40 or (status == 0x4E and op != 0x50):
             self.later = 0
             if op == 0x50:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edgehook.orp import Packet
 from tests.firmware.edge import HEAP, Edge, PtyBoard, compiled_board
 from tests.firmware.test_asset import FAST
 from tests.fixtures.vboard import BoardFactory
@@ -56,7 +57,8 @@ def test_a_full_ring_drops_the_oldest_and_reports_the_count(
 def test_a_bad_config_falls_back_per_key_and_the_board_runs(
         vboard_factory: BoardFactory, flash: Path) -> None:
     config = {"ring": "big", "timeout": -1, "nonsense": 1, "health": 0.5,
-              "sensors": {"env/temp": {"period": "fast", "offset": 50.0}, "io/door": None}}
+              "sensors": {"env/temp": {"period": "fast", "offset": 50.0}, "io/door": None,
+                          "env/level": {"kind": "sensor", "period": 3600}}}
     board = vboard_factory(dir=flash, heap=HEAP, config=config)
     edge = Edge(board.port)
     try:
@@ -71,6 +73,14 @@ def test_a_bad_config_falls_back_per_key_and_the_board_runs(
         assert "io/door/value" not in edge.resources
         temp = edge.wait(lambda p: p.type == "P" and p.path == "env/temp/value", 10, "a temperature")
         assert 50 - 4.2 <= float(temp.data or b"") <= 50 + 4.2
+        # a polled sensor: created with S, and a `b` call takes a reading now
+        assert edge.resources["env/level/value"].kind == "S"
+        mark = edge.mark()
+        edge.send(Packet("b", " ", 0x0310, path="env/level/value"))
+        edge.wait(lambda p: p.type == "B" and p.seq == 0x0310 and p.flag == "@", 5, "B", mark)
+        edge.wait(lambda p: p.type == "P" and p.path == "env/level/value", 5, "the reading", mark)
+        edge.send(Packet("b", " ", 0x0311, path="env/temp/period"))
+        edge.wait(lambda p: p.type == "B" and p.seq == 0x0311 and p.flag == "E", 5, "B", mark)
     finally:
         edge.close()
 
