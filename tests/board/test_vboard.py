@@ -200,3 +200,26 @@ def test_rename_with_a_relative_path_works(vboard_factory, app_dir: Path) -> Non
     assert out.strip() == "settings"
     assert (app_dir / "d.txt").read_text() == "settings"
     assert not any((app_dir / "lib").iterdir())
+
+
+def test_a_boot_loop_is_slowed_down_and_logged(vboard_factory, tmp_path: Path) -> None:
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "boot.py").write_text("import sys\nsys.exit()\n")  # every boot is a soft reset
+    vb = vboard_factory(flash)
+    vb.wait_log("boot loop", timeout=15)
+    count = sum("soft reboot" in entry for entry in vb.log)
+    time.sleep(1.5)  # one restart a second from now on: load can only make it fewer
+    assert sum("soft reboot" in entry for entry in vb.log) - count <= 3
+
+
+def test_machine_soft_reset_in_main_reboots_the_board(vboard_factory, tmp_path: Path) -> None:
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text(
+        "import machine\nf = open('runs.txt', 'a')\nf.write('main\\n')\nf.close()\n"
+        "if open('runs.txt').read().count('main') < 3:\n    machine.soft_reset()\n")
+    vb = vboard_factory(flash)
+    wait_for(lambda: runs(flash) == 3, what="three boots")
+    vb.wait_log("-> soft reboot")
+    assert sum("soft reboot" in entry for entry in vb.log) == 2

@@ -28,6 +28,8 @@ _PENDING_TO_BOARD = 64 * 1024      # stop reading the client beyond this (flow c
 _PENDING_TO_CLIENT = 1024 * 1024   # a client that reads nothing loses the oldest bytes beyond this
 _INTERRUPT_HOLD = 1.0              # s: client bytes wait this long at most for the prompt after SIGINT
 _RAW_BOOT_TIMEOUT = 10.0
+_BOOT_LOOP = (20, 5.0)             # this many exits within this many seconds: a boot loop
+_BOOT_LOOP_PAUSE = 1.0             # s to wait before each restart while it loops
 
 
 def _sigint_caught(pid: int) -> bool:
@@ -56,6 +58,7 @@ class Relay:
         self.raw_boot: bytearray | None = None   # output of a raw-mode restart, until its banner
         self.raw_boot_deadline = 0.0
         self.hard_restart = False
+        self.exits: list[float] = []   # recent exit times, to slow down a boot loop
 
     def run(self) -> None:
         b = self.board
@@ -223,8 +226,20 @@ class Relay:
         else:
             b._note(f"child exited rc={rc} raw={self.raw} -> soft reboot")
             self._to_client(SOFT_REBOOT)
+        self._slow_down_a_boot_loop()
         b._spawn(raw=self.raw)
         if self.raw:
             self.raw_boot = bytearray()
             self.raw_boot_deadline = time.monotonic() + _RAW_BOOT_TIMEOUT
         self.tail = b""
+
+    def _slow_down_a_boot_loop(self) -> None:
+        """A firmware that exits at every boot (sys.exit in boot.py) must not eat a core."""
+        now = time.monotonic()
+        count, window = _BOOT_LOOP
+        self.exits = [t for t in self.exits if now - t < window] + [now]
+        if len(self.exits) >= count:
+            if len(self.exits) == count:
+                self.board._note(f"boot loop: {count} restarts in {window:.0f} s; "
+                                 f"restarting every {_BOOT_LOOP_PAUSE:.0f} s")
+            time.sleep(_BOOT_LOOP_PAUSE)

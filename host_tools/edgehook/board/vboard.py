@@ -53,7 +53,9 @@ _LAUNCHER = (
 # MicroPython code run with `-c` before the REPL. The cwd is the board directory: mount it as
 # `/` (getcwd before umount, which would leave the host's root), use the ESP32's sys.path, then
 # boot.py and (friendly REPL only) main.py as ports/esp32/main.c: main.py runs only when boot.py
-# succeeded; SystemExit propagates and ends the process, which the relay turns into a soft reboot.
+# succeeded, and a SystemExit (sys.exit, machine.soft_reset) is a soft reset. Under -i the unix
+# port would go on to its REPL, so the process ends itself (the shell's parent is this process)
+# and the relay restarts it with the `soft reboot` line.
 _BOOTSTRAP = """\
 import vfs, os, sys
 _vb = os.getcwd()
@@ -71,7 +73,7 @@ def _vb_run(f):
         execfile(f)
         return True
     except SystemExit:
-        raise
+        os.system('kill -9 $PPID')
     except BaseException as e:
         sys.print_exception(e)
         return False

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from edgehook.board.vboard import REPO_FIRMWARE, VirtualBoard, make_board_dir
+from edgehook.errors import DeviceError
 
 if TYPE_CHECKING:
     from edgehook.board.deploy import DeployPlan
@@ -66,6 +67,9 @@ def start(board_dir: Path | None, firmware: Path | None, heap: str, link: Path |
                 for entry in vb.log[seen:]:
                     click.echo(f"board: {entry}", err=True)
                 seen = len(vb.log)
+            if not stop.is_set():
+                raise DeviceError("the virtual board stopped by itself",
+                                  hint="run with -v to see its log")
 
 
 @board.command("deploy")
