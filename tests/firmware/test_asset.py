@@ -145,6 +145,27 @@ def test_not_found_on_push_means_recreate_then_push_again(edge: Edge) -> None:
     assert any(p.type == "I" and p.path == "env/temp/value" for p in between)
 
 
+def test_busy_means_the_same_reading_later_and_a_refusal_drops_it(edge: Edge) -> None:
+    seen: list = []
+
+    def answer(pkt):
+        if pkt.type == "P" and pkt.path == "env/temp/value":
+            seen.append(pkt)
+            return {1: "Q", 3: "M"}.get(len(seen), "@")  # BUSY, then a FORMAT_ERROR
+        return "@"
+
+    start = edge.push_mark()
+    edge.answer = answer
+    try:
+        edge.wait_until(lambda: len(seen) >= 5, 5, "temperatures")
+    finally:
+        edge.answer = None
+    assert seen[1].timestamp == seen[0].timestamp and seen[1].seq != seen[0].seq
+    assert (seen[3].timestamp or 0) > (seen[2].timestamp or 0)  # the refused one is not resent
+    edge.wait_until(lambda: any(json.loads(p.data or b"")["rejected"] >= 1
+                                for p in edge.values("health/link", start)), 5, "the count")
+
+
 def test_duplicate_create_is_fine(edge: Edge) -> None:
     edge.answer = lambda p: "N" if p.type in "IOS" else "@"
     try:
@@ -168,8 +189,10 @@ def test_silence_buffers_readings_and_flushes_them_in_order(edge: Edge) -> None:
         edge.wait_until(lambda: sum(1 for p in edge.packets[mark:] if p.type == "P"
                                     and p.seq == first.seq) >= 4, 10, "retransmits")
         silent_until = time.time()
+        during = [p.seq for p in edge.packets[mark:] if p.type in "IOSHP"]
     finally:
         edge.answer = None
+    assert set(during) == {first.seq}, "one outstanding request at a time"
     edge.wait_until(lambda: any(p.timestamp and p.timestamp > silent_until + 0.2
                                 for p in edge.values("env/temp/value", start)), 10, "the flush")
     stamps = [p.timestamp or 0.0 for p in edge.values("env/temp/value", start)]
