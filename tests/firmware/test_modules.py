@@ -330,3 +330,11 @@ def test_esp32_board_layer_with_fake_hardware(tmp_path: Path) -> None:
     assert out[-3] == "watchdog"
     assert out[-2] == "(2025, 12, 3, 2, 13, 20, 0, 250000)"
     assert out[-1] == "None"
+
+
+def test_the_example_config_is_valid_for_an_esp32(tmp_path: Path) -> None:
+    shutil.copy(FIRMWARE / "config.example.json", tmp_path / "config.json")
+    out = mp(LOAD.replace('"linux"', '"esp32"'), tmp_path)
+    assert "config:" not in out
+    cfg = last_json(out)
+    assert cfg["link"] == "uart" and "env/humidity" not in cfg["sensors"]
