@@ -6,7 +6,7 @@
 2. Latency from a reading on the virtual board (its device timestamp) to its webhook arriving,
    p50 and p99, over `--seconds` of `edgehook demo`'s pipeline (board → bridge → cloud → webhook).
 
-usage: python bench/e2e.py [--events N] [--seconds S] [--skip-board] [--heap 96k]
+usage: python bench/e2e.py [--events N] [--seconds S] [--skip-board] [--heap 48wk]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300, help="events for the runtime rate")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of the board pipeline")
     parser.add_argument("--skip-board", action="store_true", help="only the runtime rate")
-    parser.add_argument("--heap", default="96k", help="MicroPython heap of the virtual board")
+    parser.add_argument("--heap", default="48wk", help="MicroPython heap of the virtual board")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="edgehook-bench-") as tmp:
         runtime, raw = runtime_rate(args.events, Path(tmp) / "rate")

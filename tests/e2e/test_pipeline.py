@@ -53,7 +53,7 @@ def test_board_to_webhook_exactly_once(tmp_path: Path, vboard_factory: Callable)
             client = cloud.client()
             client.create_device(DEVICE)
             deploy(client, {"webhook.url": rx.url, "webhook.secret": secret, "task.period": "2"})
-            board = vboard_factory(dir=flash_board(tmp_path / "flash"), heap="96k", seed=3, config=BOARD_CONFIG)
+            board = vboard_factory(dir=flash_board(tmp_path / "flash"), seed=3, config=BOARD_CONFIG)
             cmd = [sys.executable, "-m", "edgehook", "bridge", "--port", board.port, "--device", DEVICE,
                    "--outbox", str(tmp_path / "outbox.db"), "--plain"]
             with open(tmp_path / "bridge.log", "wb") as log:

@@ -127,7 +127,7 @@ def flash_board(dest: Path) -> Path:
 class Demo:
     """Start with `start(progress)`, read `snapshot()`, always `stop()` (idempotent)."""
 
-    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0, heap: str = "96k") -> None:
+    def __init__(self, work: Path, seed: int = 1, task_period: float = 1.0, heap: str = "48wk") -> None:
         self.work = work
         self.seed = seed
         self.heap = heap

@@ -53,8 +53,8 @@ def _summary(snap: dict[str, Any]) -> str:
 @click.option("--dir", "work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the cloud database, outbox and logs here (default: a temporary folder, removed).")
 @click.option("--seed", default=1, show_default=True, help="Seed of the board's simulated sensors.")
-@click.option("--heap", default="96k", show_default=True,
-              help="MicroPython heap of the virtual board (the 64-bit unix port needs about twice an ESP32's).")
+@click.option("--heap", default="48wk", show_default=True,
+              help="MicroPython heap of the virtual board (48wk: what 48 KiB holds on an ESP32).")
 @click.option("--plain", is_flag=True, help="Plain progress lines instead of the live view.")
 def demo(duration: float | None, work: Path | None, seed: int, heap: str, plain: bool) -> None:
     """Run everything here: local cloud, bundle, webhook receiver, virtual board and bridge.
