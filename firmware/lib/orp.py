@@ -86,30 +86,42 @@ class Encoder:
             div //= 10
 
     def _put_num(self, v):
+        # ASCII decimal without building a string; a float costs two float temporaries
         if type(v) is int:
             if v < 0:
                 self._put(0x2D)
                 v = -v
             self._put_uint(v)
             return
-        if v != v or v in (float("inf"), float("-inf")):
+        try:
+            whole = int(v)  # OverflowError for inf, ValueError for nan
+        except (OverflowError, ValueError):
             raise OrpError("D")
-        if v < 0:
+        neg = v < 0
+        mag = -whole if neg else whole
+        # 7 significant digits in all (what a 32-bit float holds), at most 6 decimals
+        dec = 6
+        scale = 1000000
+        lim = 10
+        while mag >= lim and dec > 0:
+            dec -= 1
+            scale //= 10
+            lim *= 10
+        frac = round((v - whole) * scale)
+        if neg:
+            frac = -frac
+        if frac >= scale:
+            mag += 1
+            frac -= scale
+        if neg and (mag or frac):
             self._put(0x2D)
-            v = -v
-        whole = int(v)
-        frac = int((v - whole) * 1000000 + 0.5)
-        if frac >= 1000000:
-            whole += 1
-            frac -= 1000000
-        self._put_uint(whole)
+        self._put_uint(mag)
         if frac:
-            digits = 6
             while frac % 10 == 0:
                 frac //= 10
-                digits -= 1
+                dec -= 1
             self._put(0x2E)
-            self._put_uint(frac, digits)
+            self._put_uint(frac, dec)
 
     def _field(self, fid):
         if self._n > 4:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import pytest
 
 from tests.firmware.edge import FIRMWARE
 
-MICROPYTHON = shutil.which("micropython") or "micropython"
+# the interpreter installed beside this Python (the test extra), also when the venv is not activated
+MICROPYTHON = (shutil.which("micropython", path=str(Path(sys.executable).parent))
+               or shutil.which("micropython") or "micropython")
 
 
 def mp(code: str, cwd: Path, env: dict[str, str] | None = None) -> str:
