@@ -191,3 +191,11 @@ def test_tool_files_next_to_the_app_are_not_deployed(tmp_path: Path) -> None:
     (app / "lib" / "__pycache__" / "util.cpython-311.pyc").write_bytes(b"\0")
     assert [p for p, _ in deploy_mod.app_files(app)] == [
         "/boot.py", "/lib/data.json", "/lib/util.py", "/main.py"]
+
+
+def test_cli_error_is_the_first_line_of_stderr_when_it_is_not_a_terminal(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "board", "deploy", "--port",
+                           str(tmp_path / "no-such-port"), "--dir", str(make_app(tmp_path / "a"))],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("edgehook: cannot open "), proc.stderr

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from esptool.bin_image import ELFSection, ESP32S3FirmwareImage
 from esptool.util import FatalError
 
 from edgehook.board.flash import _device_error, flash_firmware, image_offset
@@ -126,3 +127,35 @@ def test_the_clis_chip_list_is_esptools() -> None:
 
     from edgehook.cli.flash import CHIPS
     assert set(CHIPS) - {"auto"} <= set(CHIP_DEFS)
+
+
+def test_an_image_for_another_chip_is_one_line_naming_both(rom: FakeEspRom, tmp_path: Path) -> None:
+    img = ESP32S3FirmwareImage()
+    img.entrypoint = 0x40380000
+    img.segments = [ELFSection(b".iram0.text", 0x40380000, b"\x01" * 64, 0)]
+    img.flash_mode, img.flash_size_freq = 2, 0x20
+    img.save(str(tmp_path / "s3.bin"))
+    with pytest.raises(UsageError) as err:
+        flash_firmware(rom.url, tmp_path / "s3.bin", reset=False)
+    assert err.value.message == f"{tmp_path / 's3.bin'} is MicroPython for ESP32-S3; the board is ESP32"
+    assert err.value.hint and "--force" not in err.value.hint
+    assert rom.flash[0x1000:0x1010] == b"\xff" * 16  # nothing written
+
+
+@pytest.mark.parametrize("baud", ["-5", "0", "99999999999"])
+def test_a_baud_rate_out_of_range_is_a_usage_error(tmp_path: Path, baud: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "flash", "--port",
+                           "socket://127.0.0.1:1", "--baud", baud, "--firmware",
+                           str(write_image(tmp_path / "fw.bin", b"x"))],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("edgehook: ") and "--baud" in proc.stderr
+
+
+def test_an_error_is_the_first_line_of_stderr_when_it_is_not_a_terminal(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "flash", "--port",
+                           "socket://127.0.0.1:1", "--firmware",
+                           str(write_image(tmp_path / "fw.bin", b"x"))],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("edgehook: cannot open socket://127.0.0.1:1"), proc.stderr

@@ -168,3 +168,17 @@ def test_cli_builds_and_says_how_to_install(base: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "filesystem at 0x200000" in proc.stdout and "write-flash 0x0" in proc.stdout
     assert out.stat().st_size == 4 * MB
+
+
+def test_an_output_that_cannot_be_written_is_a_usage_error(base: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot write") as err:
+        build_image(base, make_app(tmp_path / "app"), tmp_path / "no-such-dir" / "out.bin")
+    assert err.value.hint
+
+
+def test_a_base_image_for_another_chip_says_which(tmp_path: Path) -> None:
+    base = tmp_path / "ESP32_GENERIC.bin"
+    base.write_bytes(micropython_bin(PLUS_4MIB))  # an ESP32 image (chip id 0)
+    with pytest.raises(UsageError, match="for ESP32, not ESP32-S3") as err:
+        build_image(base, make_app(tmp_path / "app"), tmp_path / "o.bin", chip="esp32s3")
+    assert err.value.hint and "--chip esp32" in err.value.hint

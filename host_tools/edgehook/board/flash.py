@@ -51,6 +51,18 @@ def image_offset(chip: str) -> int:
         raise UsageError(f"unknown chip {chip!r}", hint=f"use one of: {', '.join(CHIPS)}") from None
 
 
+def image_chip(data: bytes) -> str | None:
+    """The chip an ESP image is built for (esptool's CHIP_NAME), from the chip id of its extended
+    header (bytes 12-13, esptool bin_image.py); None when the id is no known chip's."""
+    if len(data) < 14 or data[0] != ESP_IMAGE_MAGIC:
+        return None
+    chip_id = int.from_bytes(data[12:14], "little")
+    for target in CHIP_DEFS.values():
+        if getattr(target, "IMAGE_CHIP_ID", None) == chip_id:
+            return str(target.CHIP_NAME)
+    return None
+
+
 @dataclass
 class FlashResult:
     """What was written where."""
@@ -135,6 +147,14 @@ def _device_error(exc: FatalError, port: str, chip: str) -> Exception:
     return DeviceError(f"esptool failed: {first}")
 
 
+def _check_image_chip(firmware: Path, data: bytes, board: str) -> None:
+    """Refuse a MicroPython image built for another chip (esptool would say "use --force")."""
+    made_for = image_chip(data)
+    if made_for is not None and made_for != board:
+        raise UsageError(f"{firmware} is MicroPython for {made_for}; the board is {board}",
+                         hint=f"download the .bin for {board} from micropython.org/download")
+
+
 def flash_firmware(port: str, firmware: Path, chip: str = "auto", baud: int = 460800,
                    erase: bool = False, progress: Progress | None = None,
                    connect_attempts: int = 7, reset: bool = True,
@@ -158,6 +178,7 @@ def flash_firmware(port: str, firmware: Path, chip: str = "auto", baud: int = 46
                 name = esp.CHIP_NAME.lower().replace("-", "")
                 if offset is None:
                     offset = image_offset(name)
+                    _check_image_chip(firmware, data, esp.CHIP_NAME)
                 esp = run_stub(esp)
                 if baud != esp.ESP_ROM_BAUD:
                     esp.change_baud(baud)

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from esptool.cmds import merge_bin
+from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError
 from littlefs import LittleFS
 
 from edgehook.board.deploy import build_files
-from edgehook.board.flash import ESP_IMAGE_MAGIC, esptool_log, image_offset
+from edgehook.board.flash import ESP_IMAGE_MAGIC, esptool_log, image_chip, image_offset
 from edgehook.errors import UsageError
 
 PARTITION_TABLE_OFFSET = 0x8000
@@ -116,6 +117,12 @@ def build_image(firmware: Path, app_dir: Path, output: Path, chip: str = "esp32"
     if not base or base[0] != ESP_IMAGE_MAGIC:
         raise UsageError(f"{firmware} is not an ESP firmware image (no 0xE9 header)")
     base_offset = image_offset(chip)
+    made_for = image_chip(base)
+    if made_for is not None and made_for.lower().replace("-", "") != chip:
+        wanted = CHIP_DEFS[chip].CHIP_NAME
+        raise UsageError(f"{firmware} is MicroPython for {made_for}, not {wanted}",
+                         hint=f"pass --chip {made_for.lower().replace('-', '')}, or use the "
+                              f".bin for {wanted}")
     fs_offset, fs_size, source = fs_region(base, base_offset, flash_bytes)
     if base_offset + len(base) > fs_offset:
         raise UsageError(f"the firmware ({len(base)} bytes at {base_offset:#x}) runs into the "
@@ -128,5 +135,9 @@ def build_image(firmware: Path, app_dir: Path, output: Path, chip: str = "esp32"
         except FatalError as exc:
             raise UsageError(f"esptool merge-bin failed: {str(exc).splitlines()[0]}") from exc
     assert isinstance(merged, bytes)
-    Path(output).write_bytes(merged)
+    try:
+        Path(output).write_bytes(merged)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}",
+                         hint="pass -o with a path in a folder you can write to") from exc
     return ImageResult(Path(output), base_offset, fs_offset, fs_size, source, sorted(files))

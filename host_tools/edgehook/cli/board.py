@@ -94,7 +94,9 @@ def deploy_cmd(port: str, src: Path, mpy: bool, force: bool, dry_run: bool, as_j
 
     err = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+    # no bar when stderr is not a terminal: rich would leave a line there ahead of any error
+    with Progress(*columns, console=err, transient=True,
+                  disable=as_json or not err.is_terminal) as bar:
         task = bar.add_task("planning", total=None)
         sizes: dict[str, int] = {}
 

@@ -23,7 +23,7 @@ CHIPS = ["auto", "esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5",
                    "image from `edgehook image build`.")
 @click.option("--chip", type=click.Choice(CHIPS), default="auto", show_default=True,
               help="Chip family; auto asks the chip.")
-@click.option("--baud", default=460800, show_default=True, type=int,
+@click.option("--baud", default=460800, show_default=True, type=click.IntRange(9600, 5000000),
               help="Baud rate while writing (connection starts at 115200).")
 @click.option("--erase", is_flag=True, help="Erase the whole flash first (removes the app too).")
 @click.option("--offset-zero", is_flag=True,
@@ -33,13 +33,14 @@ def flash(port: str, firmware: Path, chip: str, baud: int, erase: bool,
           offset_zero: bool) -> None:
     """Write MicroPython to an ESP32 with esptool, at the right offset for its chip, and verify.
 
-    The offset is where the chip's bootloader starts: 0x1000 on ESP32 and ESP32-S2, 0x0 on
-    ESP32-S3 and the C/H series (docs/board.md).
+    The offset is where the chip's bootloader starts: 0x1000 on ESP32 and ESP32-S2, 0x2000 on
+    ESP32-C5 and ESP32-P4, 0x0 on ESP32-S3 and the other C/H chips (docs/board.md).
     """
     from edgehook.board.flash import flash_firmware  # esptool loads only when used
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    err = Console(stderr=True)
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("connecting", total=None)
 
         def on_progress(done: int, total: int, what: str) -> None:
