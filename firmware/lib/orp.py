@@ -53,6 +53,7 @@ class Encoder:
     def __init__(self, size=MAX_FRAME):
         self._pl = bytearray(size)
         self._fr = bytearray(2 * (size + 2) + 2)
+        self.out = self._fr
         self._frmv = memoryview(self._fr)
         self._n = 0
 
@@ -107,7 +108,8 @@ class Encoder:
             dec -= 1
             scale //= 10
             lim *= 10
-        frac = round((v - whole) * scale)
+        # one float temporary: |v| * scale < 10**7 by the choice of dec, a small int on every port
+        frac = round(v * scale) - whole * scale
         if neg:
             frac = -frac
         if frac >= scale:
@@ -170,10 +172,20 @@ class Encoder:
     def frame(self, ptype, flag, seq, path=None, ts=None, ts_us=0, units=None, data=None, extra=None):
         """Build and frame a packet; the memoryview is valid until the next call."""
         n = self.payload(ptype, flag, seq, path, ts, ts_us, units, data, extra)
-        return self.frame_payload(self._pl, n)
+        return self._frmv[: self._frame_into(self._pl, n)]
+
+    def build(self, ptype, flag, seq, path=None, ts=None, ts_us=0, units=None, data=None, extra=None):
+        """As frame(), allocating nothing: the frame is self.out[:n]; returns n.
+
+        Write it with stream.write(enc.out, n) (MicroPython streams take a length)."""
+        n = self.payload(ptype, flag, seq, path, ts, ts_us, units, data, extra)
+        return self._frame_into(self._pl, n)
 
     def frame_payload(self, pl, n):
         """Frame pl[:n]: flag, escaped payload and CRC, flag."""
+        return self._frmv[: self._frame_into(pl, n)]
+
+    def _frame_into(self, pl, n):
         c = crc16(pl, n)
         out = self._fr
         j = 0
@@ -194,7 +206,7 @@ class Encoder:
                 out[j] = b
                 j += 1
         out[j] = FLAG
-        return self._frmv[: j + 1]
+        return j + 1
 
 
 class Deframer:
@@ -203,6 +215,7 @@ class Deframer:
     def __init__(self, size=MAX_FRAME):
         self.max_frame = size
         self._buf = bytearray(size + 2)
+        self.buf = self._buf
         self._mv = memoryview(self._buf)
         self._max_raw = 2 * (size + 2)
         self.frames = 0
@@ -221,12 +234,17 @@ class Deframer:
 
     def feed(self, b):
         """Take one byte; return a memoryview of a complete valid payload, else None."""
+        n = self.feed_n(b)
+        return self._mv[:n] if n else None
+
+    def feed_n(self, b):
+        """As feed(), allocating nothing: the payload's length (it is self.buf[:n]), else 0."""
         if b == FLAG:
             return self._flag()
         if self._discard:
             if not self._opened:
                 self.junk += 1
-            return None
+            return 0
         self._raw += 1
         if self._raw > self._max_raw:
             if self._opened:
@@ -235,17 +253,17 @@ class Deframer:
                 self.junk += self._raw
             self._reset()
             self._discard = True
-            return None
+            return 0
         if self._esc:
             self._esc = False
             b ^= _XOR
         elif b == ESC:
             self._esc = True
-            return None
+            return 0
         if self._n < len(self._buf):
             self._buf[self._n] = b
         self._n += 1
-        return None
+        return 0
 
     def finish(self):
         """End of input: an unterminated frame's bytes count as junk."""
@@ -259,10 +277,10 @@ class Deframer:
             self._discard = False
             self._opened = not self._opened
             self._reset()
-            return None
+            return 0
         if self._raw == 0:
             self._opened = True
-            return None
+            return 0
         if self._esc:
             self._bad = True
         ok = self._check()
@@ -272,13 +290,13 @@ class Deframer:
         if ok:
             self.frames += 1
             self._opened = False
-            return self._mv[: n - 2]
+            return n - 2
         if self._opened:
             self._opened = False
         else:
             self.junk += raw
             self._opened = True
-        return None
+        return 0
 
     def _check(self):
         n = self._n
@@ -316,10 +334,12 @@ def _flag_ok(t, f):
     return f in _DTYPES or f == 0x2E or f == 0x30 or 0x40 <= f <= 0x56
 
 
-def parse(mv):
-    """Split a payload into (ptype, flag, seq, fields): ptype/flag as byte ints, fields None when
-    there are none, else a dict of one-letter str -> bytes. Raises OrpError naming the field."""
-    n = len(mv)
+def parse(mv, n=-1):
+    """Split a payload (mv, or mv[:n] when n >= 0) into (ptype, flag, seq, fields): ptype/flag as
+    byte ints, fields None when there are none (nothing allocated then), else a dict of one-letter
+    str -> bytes. Raises OrpError naming the field."""
+    if n < 0:
+        n = len(mv)
     if n < 4:
         raise OrpError("header")
     t = mv[0]
@@ -336,7 +356,7 @@ def parse(mv):
         if fields is None:
             fields = {}
         if fid == _D:
-            fields["D"] = bytes(mv[pos + 1 :])
+            fields["D"] = bytes(mv[pos + 1 : n])
             break
         if fid not in _FIELDS:
             raise OrpError("field")

@@ -76,6 +76,24 @@ def run(vec):
         for b in frame:
             d.feed(b)
         res["deframe_alloc"].append((len(frame), gc.mem_alloc() - before))
+    # the allocation-free paths: build() into enc.out, feed_n() into d.buf, parse(buf, n) of an ack
+    d = orp.Deframer(vec["max_frame"])
+    ack = unhexlify(vec["frames"][2]["frame_hex"])  # p@01
+    n = enc.build("P", "N", 7, path=b"a/value", ts=1700000000, ts_us=250000, data=12)
+    for b in ack:
+        d.feed_n(b)
+    gc.collect()
+    before = gc.mem_alloc()
+    n = enc.build("P", "N", 7, path=b"a/value", ts=1700000000, ts_us=250000, data=12)
+    got = 0
+    for b in ack:
+        got = got or d.feed_n(b)
+    res["zero_alloc"] = gc.mem_alloc() - before
+    before = gc.mem_alloc()
+    t, f, seq, fields = orp.parse(d.buf, got)
+    res["parse_ack_alloc"] = gc.mem_alloc() - before
+    res["zero_alloc_frame"] = hx(enc.out[:n])
+    res["zero_alloc_ack"] = [chr(t), chr(f), seq, fields]
     gc.collect()
     before = gc.mem_alloc()
     enc.frame("P", "N", 7, path="a/value", ts=1700000000, ts_us=250000, data=12)

@@ -76,3 +76,13 @@ def test_board_codec_allocates_nothing_per_byte(mp_results):
     # decoding costs one memoryview per frame (the payload handed out), whatever its length
     assert short_alloc == long_alloc <= 32
     assert mp_results["encode_alloc"] <= 32  # the memoryview of the frame handed out
+
+
+def test_board_codec_has_an_allocation_free_path_for_a_push_and_its_ack(mp_results):
+    from edgehook.orp import Packet
+
+    assert mp_results["zero_alloc"] == 0
+    assert mp_results["parse_ack_alloc"] <= 64  # the 4-tuple it returns, no fields dict
+    p = Packet(type="P", flag="N", seq=7, path="a/value", timestamp=1700000000.25, data=b"12")
+    assert mp_results["zero_alloc_frame"] == p.frame().hex()
+    assert mp_results["zero_alloc_ack"] == ["p", "@", 0x3031, None]
