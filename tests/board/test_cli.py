@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.board.conftest import mpremote, write_app
+from tests.board.test_deploy import sync_answer
 
 
 def descendants(pid: int) -> set[int]:
@@ -93,3 +94,33 @@ def test_board_start_rejects_a_bad_heap(tmp_path: Path) -> None:
          "--heap", "huge"], capture_output=True, text=True, timeout=20)
     assert proc.returncode == 1
     assert "bad heap size" in proc.stderr and "hint:" in proc.stderr
+
+
+def test_board_start_with_its_defaults_runs_the_real_firmware(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "edgehook", "board", "start"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        assert sync_answer(port, timeout=20).type == "y"  # the firmware's first SYNC answer
+        flash = {Path(os.readlink(f"/proc/{pid}/cwd")) for pid in descendants(proc.pid)}
+        assert len(flash) == 1 and (flash_dir := flash.pop()).name == "flash"
+        assert (flash_dir / "lib" / "client.py").exists()
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+        assert not flash_dir.exists(), "the temporary board folder is removed on exit"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_board_start_refuses_a_firmware_tree_it_would_not_copy(tmp_path: Path) -> None:
+    flash = write_app(tmp_path / "flash")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgehook", "board", "start", "--dir", str(flash),
+         "--firmware", str(write_app(tmp_path / "fw"))], capture_output=True, text=True,
+        timeout=20)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("edgehook: ") and "--firmware" in proc.stderr
+    assert "hint:" in proc.stderr

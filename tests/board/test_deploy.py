@@ -174,7 +174,6 @@ def test_the_app_starts_after_deploy_and_answers_sync(board, tmp_path: Path) -> 
     assert sync_answer(board.port).type == "y"
 
 
-@pytest.mark.skipif(not (REPO_FIRMWARE / "main.py").exists(), reason="no firmware/main.py yet")
 def test_the_firmware_deploys_as_mpy_and_answers_sync_after_the_reset(board) -> None:
     plan = deploy(board.port, REPO_FIRMWARE)
     assert plan.mpy and "/main.py" in plan.copy and "/lib/orp.mpy" in plan.copy

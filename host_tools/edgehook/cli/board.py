@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from edgehook.board.vboard import REPO_FIRMWARE, VirtualBoard, make_board_dir
-from edgehook.errors import DeviceError
+from edgehook.errors import DeviceError, UsageError
 
 if TYPE_CHECKING:
     from edgehook.board.deploy import DeployPlan
@@ -31,8 +31,8 @@ def board() -> None:
               help="The board's flash: the folder it sees as `/`. Filled from the firmware tree "
                    "when missing or empty. Default: a temporary copy, removed on exit.")
 @click.option("--firmware", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Firmware tree copied into a new board folder (default: the repository's "
-                   "firmware/).")
+              help="Firmware tree copied into a new or empty board folder (default: the "
+                   "repository's firmware/).")
 @click.option("--heap", default="48wk", show_default=True,
               help="MicroPython heap: bytes or a k/M suffix; with a w (48wk) in 32-bit words, "
                    "i.e. what 48 KiB holds on an ESP32.")
@@ -48,6 +48,10 @@ def start(board_dir: Path | None, firmware: Path | None, heap: str, link: Path |
     stderr. Open the port with mpremote, pyserial or `edgehook bridge`. Ctrl-C or SIGTERM
     stops the board and everything it started.
     """
+    if firmware is not None and board_dir is not None and board_dir.is_dir() \
+            and any(board_dir.iterdir()):
+        raise UsageError(f"--dir {board_dir} already holds a board: --firmware would not be "
+                         "copied", hint="remove the folder's files, or leave out --firmware")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
