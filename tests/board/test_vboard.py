@@ -161,6 +161,20 @@ def test_stop_leaves_no_process_and_removes_the_link(app_dir: Path, tmp_path: Pa
     vb.stop()  # twice is fine
 
 
+def test_the_link_replaces_only_a_symlink(vboard_factory, app_dir: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    with pytest.raises(UsageError, match="is not a symlink") as err:
+        VirtualBoard(app_dir, link=precious).start()
+    assert err.value.hint and precious.read_text() == "keep me"
+    with pytest.raises(UsageError, match="no folder") as err:
+        VirtualBoard(app_dir, link=tmp_path / "missing" / "board.port").start()
+    stale = tmp_path / "board.port"
+    stale.symlink_to("/dev/pts/nothing")  # left by a board that was killed
+    vb = vboard_factory(app_dir, link=stale)
+    assert os.readlink(stale) == vb.port
+
+
 def test_output_nobody_reads_is_dropped_and_counted(vboard_factory, tmp_path: Path) -> None:
     flash = tmp_path / "flash"
     flash.mkdir()

@@ -150,6 +150,7 @@ class VirtualBoard:
 
     def start(self) -> VirtualBoard:
         """Open the ptys, start MicroPython (boot.py, main.py) and the relay; return self."""
+        self._check_link()
         if self.config is not None:
             tmp = self.board_dir / "config.json.tmp"
             tmp.write_text(json.dumps(self.config))
@@ -165,13 +166,34 @@ class VirtualBoard:
         self._fds += [self._wake_r, self._wake_w]
         self.port = os.ttyname(self._slave_b)
         if self.link is not None:
-            self.link.unlink(missing_ok=True)
-            self.link.symlink_to(self.port)
+            try:
+                self.link.unlink(missing_ok=True)  # a symlink (_check_link)
+                self.link.symlink_to(self.port)
+            except OSError as exc:
+                for fd in self._fds:
+                    os.close(fd)
+                self._fds = []
+                raise UsageError(f"cannot make the link {self.link}: {exc.strerror}",
+                                 hint="pass --link a path in a folder you can write to") from exc
         self._relay = Relay(self)
         self._spawn(raw=False)
         self._thread = threading.Thread(target=self._relay.run, name="vboard-relay", daemon=True)
         self._thread.start()
         return self
+
+    def _check_link(self) -> None:
+        """The link may replace a symlink (one a killed board left), never a file."""
+        link = self.link
+        if link is None:
+            return
+        if link.is_symlink():
+            return
+        if link.exists():
+            raise UsageError(f"{link} exists and is not a symlink: the board will not replace it",
+                             hint="pass --link a new path, e.g. /tmp/edgehook-board")
+        if not link.parent.is_dir():
+            raise UsageError(f"cannot make the link {link}: no folder {link.parent}",
+                             hint="pass --link a path in an existing folder")
 
     def restart(self) -> None:
         """Hard reset: kill MicroPython and start it again (boot.py, then main.py)."""
