@@ -200,6 +200,9 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
         VirtualBoard(tmp_path / "missing")
     with pytest.raises(UsageError, match="no firmware tree"):
         make_board_dir(tmp_path / "x", tmp_path / "nothing")
+    with pytest.raises(UsageError, match="cannot make the board folder") as err:
+        make_board_dir(Path("/proc/edgehook-board"), write_app(tmp_path / "fw"))
+    assert err.value.hint
 
 
 def test_rename_with_a_relative_path_works(vboard_factory, app_dir: Path) -> None:

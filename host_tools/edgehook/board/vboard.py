@@ -86,8 +86,14 @@ def make_board_dir(dest: Path, src: Path | None = None) -> Path:
     if not src.is_dir():
         raise UsageError(f"no firmware tree at {src}", hint="pass --dir with a board directory")
     dest = Path(dest)
-    shutil.copytree(src, dest, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    try:
+        shutil.copytree(src, dest, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    except OSError as exc:  # shutil.Error too: its args hold (src, dest, why) of each file
+        why = exc.strerror or (exc.args[0][0][2] if isinstance(exc, shutil.Error) else exc)
+        raise UsageError(f"cannot make the board folder {dest}: {why}",
+                         hint="pass --dir a folder you can write to, and --firmware a "
+                              "readable firmware tree") from exc
     return dest
 
 
