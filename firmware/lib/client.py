@@ -240,11 +240,15 @@ class Client:
                 mv = enc.frame(op, 0x20, self.pseq, self.paths[i])
             else:
                 mv = enc.frame(op, self.types[i], self.pseq, self.paths[i], units=self.units[i])
-        except orp.OrpError:  # a value too big for a frame
-            self.rejected += 1
+        except orp.OrpError:  # too big for a frame: a push is dropped, a resource fails alone
             self.op = 0
-            if self.pring:
-                self.ring.pop()
+            if op == 0x50:
+                self.rejected += 1
+                if self.pring:
+                    self.ring.pop()
+            else:
+                self.state[i] = 3
+                self.failed += 1
             return
         self._write(mv)
 

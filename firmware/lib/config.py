@@ -116,6 +116,8 @@ def check(key, value, default):
                 raise ValueError("not one of %s" % lim)
         elif not float(lim[0]) <= value <= float(lim[1]):
             raise ValueError("out of range %s..%s" % tuple(lim))
+    elif isinstance(value, str) and len(value) > 32:  # units: a create frame must fit the MTU
+        raise ValueError("longer than 32 characters")
     if isinstance(default, float):
         value = float(value)
     return value

@@ -79,6 +79,44 @@ def test_a_bad_key_falls_back_alone_with_one_line_each(tmp_path: Path) -> None:
     assert len(lines) == 8, text
 
 
+def test_units_too_long_for_a_frame_fall_back(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({
+        "sensors": {"env/temp": {"units": "u" * 300}, "x/ok": {"type": "step", "units": "mA"}}}))
+    out = mp(LOAD, tmp_path)
+    sensors = last_json(out)["sensors"]
+    assert sensors["env/temp"]["units"] == "degC" and sensors["x/ok"]["units"] == "mA"
+    assert "config: env/temp: 'units' longer than 32 characters; using 'degC'" in out
+
+
+def test_a_resource_too_big_to_create_fails_alone(tmp_path: Path) -> None:
+    out = mp("""
+        import time, client, ring
+        class Link:
+            repl = False
+            eof = False
+            def __init__(self):
+                self.out = []
+            def readinto(self, buf):
+                return 0
+            def write(self, data):
+                self.out.append(bytes(data))
+        class Board:
+            def feed(self):
+                pass
+        class App:
+            b = Board()
+        cfg = {"timeout": 1.0, "backoff": 30.0, "poll_ms": 5, "preamble": False}
+        c = client.Client(Link(), ring.Clock(None), ring.Ring(8), cfg, App())
+        c.add("x/" + "p" * 300, "I", "N")
+        c.add("ok/value", "I", "N")
+        now = time.ticks_ms()
+        c._next(now)
+        c._next(now)
+        print(c.failed, c.state[0], c.op == 0x49, len(c.link.out), b"Pok/value" in c.link.out[-1])
+    """, tmp_path)
+    assert out.split() == ["1", "3", "True", "1", "True"]
+
+
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", ""])
 def test_a_broken_config_file_means_defaults(tmp_path: Path, content: str) -> None:
     (tmp_path / "config.json").write_text(content)
