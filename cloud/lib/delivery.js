@@ -106,16 +106,20 @@ function failPermanently(record, reason, now) {
 }
 
 // Call Octave.Http; a thrown Octave.Error (network error, timeout) becomes {error: message}.
+// notStarted: the runtime had no time left in this run to make the call (the local cloud says so
+// in its message); nothing reached the endpoint, so it does not count as an attempt.
 function httpCall(method, url, headers, body, timeout) {
-  var details;
+  var details, message;
+  var options = timeout ? { timeout: timeout } : undefined;
   try {
     if (method === "GET") {
-      return { result: Octave.Http.get(url, headers) };
+      return { result: Octave.Http.get(url, headers, options) };
     }
-    return { result: Octave.Http.post(url, headers, body, timeout ? { timeout: timeout } : undefined) };
+    return { result: Octave.Http.post(url, headers, body, options) };
   } catch (e) {
+    message = String(e && e.message ? e.message : e);
     details = e && e.details && e.details.length ? ": " + e.details.join("; ") : "";
-    return { error: String(e && e.message ? e.message : e) + details };
+    return { error: message + details, notStarted: message.indexOf(" not started: ") >= 0 };
   }
 }
 
@@ -139,10 +143,13 @@ function retryLater(record, result, why, now) {
 function postAttempt(record, endpoint, now) {
   var limit = policyValue(SETTINGS.policy, "bodyLimit");
   var call, result, kind;
-  record.attempts += 1;
-  record.lastAttemptAt = now;
   call = httpCall("POST", endpoint.url, webhookHeaders(endpoint, record.webhookId, now, record.body),
     record.body, endpoint.timeout);
+  if (call.notStarted) {
+    return { record: record, gone: false };  // still due: the next run posts it
+  }
+  record.attempts += 1;
+  record.lastAttemptAt = now;
   if (call.error !== undefined) {
     record.lastStatus = null;
     record.lastError = call.error;
@@ -185,9 +192,12 @@ function checkAttempt(record, endpoint, now) {
   var headers = webhookHeaders(endpoint, record.webhookId, now, "");
   var call, result, kind, why;
   delete headers["Content-Type"];
+  call = httpCall("GET", record.statusUrl, headers, null, endpoint.timeout);
+  if (call.notStarted) {
+    return record;  // still due: the next run checks it
+  }
   record.checks += 1;
   record.lastAttemptAt = now;
-  call = httpCall("GET", record.statusUrl, headers, null, endpoint.timeout);
   result = call.result || null;
   if (result) {
     record.lastStatus = result.status;

@@ -1,4 +1,5 @@
-"""A real loopback HTTP server that records requests and answers by path (/status/<code>)."""
+"""A real loopback HTTP server that records requests and answers by path: /status/<code>,
+/sleep/<seconds> (answers late), /trickle/<bytes> (sends its body one byte every 0.1 s)."""
 
 from __future__ import annotations
 
@@ -29,15 +30,32 @@ class Sink:
                 status = int(parts[1]) if parts[0] == "status" and len(parts) > 1 else 200
                 if parts[0] == "sleep":
                     time.sleep(float(parts[1]))
+                if parts[0] == "trickle":
+                    self._trickle(int(parts[1]))
+                    return
                 data = json.dumps({"ok": status < 400, "id": len(sink.requests)}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("X-Request-Count", str(len(sink.requests)))
                 if status in (202, 503):
                     self.send_header("Retry-After", "30")
+                if 300 <= status < 400:
+                    self.send_header("Location", "/status/200/redirected")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _trickle(self, n):
+                self.send_response(200)
+                self.send_header("Content-Length", str(n))
+                self.end_headers()
+                try:
+                    for _ in range(n):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    pass  # the client gave up
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 

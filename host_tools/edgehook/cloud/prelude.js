@@ -26,9 +26,19 @@ var Octave = (function () {
     if (b === undefined || b === null) { return null; }
     return typeof b === "string" ? b : JSON.stringify(b);
   }
-  function http(method, url, headers, body) {
+  // An extension: the optional last argument is a timeout in seconds, or {timeout: seconds}.
+  function timeoutOf(opt) {
+    var t = (opt !== null && typeof opt === "object") ? opt.timeout : opt;
+    if (t === undefined || t === null) { return null; }
+    if (typeof t !== "number" || !isFinite(t) || t <= 0) {
+      throw new OctaveError("Octave.Http: timeout must be a positive number of seconds, got " + String(t), []);
+    }
+    return t;
+  }
+  function http(method, url, headers, body, opt) {
     if (typeof url !== "string") { throw new OctaveError("url must be a string", []); }
-    return call("http", {method: method, url: url, headers: headersOf(headers), body: bodyOf(body)});
+    return call("http", {method: method, url: url, headers: headersOf(headers), body: bodyOf(body),
+                         timeout: timeoutOf(opt)});
   }
   function store(name) {
     return function () { return call("store", {name: name, args: Array.prototype.slice.call(arguments)}); };
@@ -36,10 +46,10 @@ var Octave = (function () {
   return {
     Error: OctaveError,
     Http: {
-      get: function (url, headers) { return http("GET", url, headers, null); },
-      post: function (url, headers, body) { return http("POST", url, headers, body); },
-      put: function (url, headers, body) { return http("PUT", url, headers, body); },
-      "delete": function (url, headers) { return http("DELETE", url, headers, null); }
+      get: function (url, headers, opt) { return http("GET", url, headers, null, opt); },
+      post: function (url, headers, body, opt) { return http("POST", url, headers, body, opt); },
+      put: function (url, headers, body, opt) { return http("PUT", url, headers, body, opt); },
+      "delete": function (url, headers, opt) { return http("DELETE", url, headers, null, opt); }
     },
     Event: {
       get: store("Event.get"),

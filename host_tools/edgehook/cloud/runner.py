@@ -177,6 +177,7 @@ class Runner:
             "frozen": self.clock.manual,
             "device": _device_name(event),
             "time_limit": self.limits.time_s,
+            "deadline": t0 + self.limits.time_s,  # monotonic, shared with the worker on one host
             "http_timeout": self.limits.http_timeout_s,
             "memory_limit": self.limits.memory_bytes,
             "stack_limit": self.limits.stack_bytes,

@@ -4,6 +4,8 @@ It speaks JSON lines on stdin/stdout with the server (runtime.py): a `run` reque
 `log` and `http` records while running; `call` requests answered by `reply` (Octave.Event /
 Stream lookups, served by the server's store); and a final `done`. The server enforces the
 wall-clock limit by killing this process; QuickJS's memory and stack limits apply inside.
+Each Octave.Http call ends a margin before that deadline (`call_timeout`), so a script whose
+endpoint hangs gets an Octave.Error in time to handle it instead of being killed.
 """
 
 from __future__ import annotations
@@ -17,10 +19,22 @@ from typing import IO, Any
 
 import quickjs
 import requests
+import urllib3
 
 PRELUDE = resources.files("edgehook.cloud").joinpath("prelude.js").read_text()
 MAX_CONSOLE = 64 * 1024
 MAX_CONTENT = 4 * 1024 * 1024
+MIN_MARGIN_S = 0.5  # time kept back at the end of a run for the script to handle a failed call
+MARGIN_SHARE = 0.1  # ... or this share of the run limit, if larger
+MIN_CALL_S = 0.05  # a call with less time than this is not started
+
+
+def call_timeout(requested: float | None, default: float, time_limit: float, remaining: float) -> float:
+    """Seconds one HTTP call may take: the script's timeout, at most the default (--http-timeout)
+    and the run limit, ending a margin before the run's deadline; 0 when no time is left for it."""
+    wanted = min(default if requested is None else min(requested, default), time_limit)
+    cap = min(wanted, remaining - max(MIN_MARGIN_S, MARGIN_SHARE * time_limit))
+    return cap if cap >= MIN_CALL_S else 0.0
 
 
 class Worker:
@@ -40,7 +54,10 @@ class Worker:
 
     # -- one run ---------------------------------------------------------------------------
     def run(self, msg: dict) -> dict:
-        self.deadline = time.monotonic() + float(msg["time_limit"])
+        self.time_limit = float(msg["time_limit"])
+        self.deadline = time.monotonic() + self.time_limit
+        if msg.get("deadline") is not None:  # the server's own deadline (a monotonic time, as here)
+            self.deadline = min(self.deadline, float(msg["deadline"]))
         self.http_timeout = float(msg["http_timeout"])
         self.console_used = 0
         ctx = quickjs.Context()
@@ -90,28 +107,67 @@ class Worker:
     def _http(self, req: dict) -> dict:
         method, url = req["method"], req["url"]
         remaining = self.deadline - time.monotonic()
-        timeout = max(0.05, min(self.http_timeout, remaining))
+        timeout = call_timeout(req.get("timeout"), self.http_timeout, self.time_limit, remaining)
         headers = {str(k): str(v) for k, v in (req.get("headers") or {}).items()}
         body = req.get("body")
         t0 = time.monotonic()
-        record: dict[str, Any] = {"method": method, "url": url}
+        record: dict[str, Any] = {"method": method, "url": url, "timeout_s": round(timeout, 3)}
         try:
+            if timeout <= 0:
+                record.update(status=None, latency_ms=0.0, error="NotStarted")
+                raise OctaveError(
+                    f"HTTP {method} {url} not started: timeout, only {max(remaining, 0):.2f} s "
+                    f"left of the run's {self.time_limit:g} s limit",
+                    ["the run keeps a margin at its end for the script to handle failed calls"])
             resp = self.session.request(
                 method, url, headers=headers, data=body.encode() if body is not None else None,
-                timeout=timeout, allow_redirects=False,
+                timeout=timeout, allow_redirects=False, stream=True,
             )
-            content = resp.content[:MAX_CONTENT].decode(resp.encoding or "utf-8", errors="replace")
+            with resp:  # requests has read a redirect's body already (it is not followed)
+                raw = resp.content[:MAX_CONTENT] if resp.is_redirect else _read_body(resp, t0 + timeout)
+            content = raw.decode(resp.encoding or "utf-8", errors="replace")
             record.update(status=resp.status_code, latency_ms=_ms(t0))
             return {
                 "status": resp.status_code,
                 "headers": {k.lower(): v for k, v in resp.headers.items()},
                 "content": content,
             }
-        except requests.RequestException as exc:
-            record.update(status=None, latency_ms=_ms(t0), error=type(exc).__name__)
-            raise OctaveError(f"HTTP {method} {url} failed: {type(exc).__name__}", [str(exc)[:500]]) from None
+        except (requests.RequestException, CallTimeout) as exc:
+            name = _failure_name(exc)
+            record.update(status=None, latency_ms=_ms(t0), error=name)
+            what = f"timeout after {timeout:.3g} s ({name})" if "Timeout" in name else name
+            raise OctaveError(f"HTTP {method} {url} failed: {what}", [str(exc)[:500]]) from None
         finally:
             self.send({"op": "http", "record": record})
+
+
+class CallTimeout(Exception):
+    """The response body was still arriving when the call's time was up."""
+
+
+def _read_body(resp: requests.Response, deadline: float) -> bytes:
+    """The body (at most MAX_CONTENT bytes), read as it arrives so that a server trickling it
+    cannot hold the call past its deadline."""
+    chunks, size = [], 0
+    try:
+        while size < MAX_CONTENT:
+            chunk = resp.raw.read1(64 * 1024)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline:
+                raise CallTimeout(f"the body was still arriving after {size} bytes")
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise CallTimeout(f"the body stopped arriving after {size} bytes: {exc}") from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise requests.ConnectionError(exc) from None
+    return b"".join(chunks)[:MAX_CONTENT]
+
+
+def _failure_name(exc: Exception) -> str:
+    """ReadTimeout / ConnectTimeout / ConnectionError ... (the body's timeouts: ReadTimeout)."""
+    return "ReadTimeout" if isinstance(exc, CallTimeout) else type(exc).__name__
 
 
 class OctaveError(Exception):
