@@ -10,7 +10,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 import store
 from client import Client
 from orp import OrpError, parse_bool
-from ring import Clock, Ring
+from ring import SIZE, Clock, Ring
 
 # statuses answered to a handler call (literals: every name costs heap on a small board):
 # 0x40 OK, 0x43 OUT_OF_RANGE, 0x44 NO_MEMORY, 0x45 NOT_PERMITTED, 0x4F BAD_PARAMETER, 0x53 IO_ERROR
@@ -76,7 +76,11 @@ class App:
         self.window = cfg["safe_window"]
         self.wdt = cfg["wdt"]
         self.clock = Clock(b.unix_ms())
-        self.ring = Ring(cfg["ring"])
+        try:
+            self.ring = Ring(cfg["ring"])
+        except MemoryError:  # a ring the config allows but this heap cannot hold
+            print("config: 'ring' %d does not fit in the heap; using %d" % (cfg["ring"], SIZE))
+            self.ring = Ring(SIZE)
         self.lnk = b.link(cfg)
         cl = self.cl = Client(self.lnk, self.clock, self.ring, cfg, self)
         self.sensors = []

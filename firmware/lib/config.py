@@ -6,6 +6,7 @@ so a bad file never stops the board from booting (issue 3, "Configuration").
 
 import json
 
+import ring
 import store
 
 DEFAULTS = {
@@ -15,7 +16,7 @@ DEFAULTS = {
     "rx": 16,
     "baud": 115200,
     "preamble": False,  # send "~~" before each frame to wake a module's UART
-    "ring": 128,  # readings kept while the link is down, 11 bytes each (an ESP32 takes thousands)
+    "ring": ring.SIZE,  # readings kept while the link is down, 11 bytes each (an ESP32 takes thousands)
     "timeout": 1.0,  # s to wait for a response before retransmitting
     "backoff": 30.0,  # s, cap of the exponential retransmit backoff
     "poll_ms": 5,  # link loop interval while no request is outstanding

@@ -7,6 +7,7 @@ from array import array
 from time import ticks_diff, ticks_ms
 
 EPOCH2020 = 1577836800  # unix seconds of 2020-01-01T00:00:00Z
+SIZE = 128  # the default ring: 1.4 KB, room on an ESP32 without PSRAM
 
 
 class Clock:

@@ -85,6 +85,21 @@ def test_a_bad_config_falls_back_per_key_and_the_board_runs(
         edge.close()
 
 
+def test_a_ring_too_big_for_the_heap_falls_back_to_the_default(
+        vboard_factory: BoardFactory, flash: Path) -> None:
+    board = vboard_factory(dir=flash, heap=HEAP, config=dict(FAST, ring=100000))
+    edge = Edge(board.port)
+    try:
+        edge.wait(lambda p: p.type == "P", 10, "a first push")  # the app runs
+        board.restart()  # the boot's console lines again, now that the port is open
+        edge.wait_until(lambda: b"config: 'ring' 100000 does not fit in the heap; using 128"
+                        in edge.raw, 10, "the line")
+        assert edge.sync().type == "y"
+        assert b"MemoryError" not in edge.raw
+    finally:
+        edge.close()
+
+
 def test_ctrl_c_outside_a_frame_gives_the_repl_back_and_inside_it_is_data(flash: Path) -> None:
     (flash / "config.json").write_text(json.dumps(FAST))
     pb = PtyBoard(flash)
