@@ -86,7 +86,13 @@ class Board:
         self.kbd = False
 
     def link(self, cfg):
-        return Uart(cfg) if cfg["link"] == "uart" else link.Stdio()
+        if cfg["link"] == "uart":
+            try:
+                return Uart(cfg)
+            except (ValueError, OSError) as e:  # a UART or pin this chip lacks: stay reachable
+                print("config: 'link' uart %d (tx %d, rx %d): %s; using stdio"
+                      % (cfg["uart"], cfg["tx"], cfg["rx"], e))
+        return link.Stdio()
 
     def source(self, name, spec, cfg):
         kind = spec["type"]

@@ -373,6 +373,26 @@ def test_esp32_board_layer_with_fake_hardware(tmp_path: Path) -> None:
     assert out[-1] == "None"
 
 
+def test_a_uart_the_chip_cannot_open_falls_back_to_the_repl_serial(tmp_path: Path) -> None:
+    hal = tmp_path / "hal"
+    hal.mkdir()
+    for name, text in HAL.items():
+        (hal / name).write_text(textwrap.dedent(text))
+    with open(hal / "machine.py", "a") as f:
+        f.write("class UART:\n    def __init__(self, uid, baudrate, tx, rx, rxbuf, timeout):\n"
+                "        if tx > 39:\n            raise ValueError('invalid pin')\n")
+    env = {"MICROPYPATH": f"{hal}:{FIRMWARE / 'lib'}:.frozen"}
+    out = mp("""
+        from board_esp32 import Board
+        cfg = {"link": "uart", "uart": 1, "tx": 17, "rx": 16, "baud": 115200}
+        print(type(Board().link(cfg)).__name__)
+        cfg["tx"] = 48
+        print(type(Board().link(cfg)).__name__)
+    """, tmp_path, env).splitlines()
+    assert out == ["Uart", "config: 'link' uart 1 (tx 48, rx 16): invalid pin; using stdio",
+                   "Stdio"]
+
+
 def test_the_example_config_is_valid_for_an_esp32(tmp_path: Path) -> None:
     shutil.copy(FIRMWARE / "config.example.json", tmp_path / "config.json")
     out = mp(LOAD.replace('"linux"', '"esp32"'), tmp_path)
