@@ -140,11 +140,12 @@ class App:
                 new = json.loads(data)
                 if not isinstance(new, dict) or not new:
                     raise TypeError
+                for k in new:
+                    if k not in store.KEYS[2:]:  # delta, throttle, heartbeat
+                        raise TypeError
             else:
                 new = {key: parse_bool(data) if key == "enable" else float(data)}
             for k in new:
-                if k not in store.KEYS[2:] and k != key:
-                    raise TypeError
                 new[k] = store.check(k, new[k])
             s.spec.update(new)
             s.apply()

@@ -107,6 +107,8 @@ def test_handler_calls_answer_a_status_for_every_kind_of_bad_input(edge: Edge) -
         ("env/temp/filter", b'{"colour": 1}', "J", "O"),
         ("env/temp/filter", b'{"delta": -1}', "J", "C"),
         ("env/temp/filter", b"[1]", "J", "O"),
+        ("env/temp/filter", b'{"filter": 1}', "J", "O"),
+        ("env/temp/filter", b'{"delta": 1, "enable": false}', "J", "O"),
         ("env/temp/filter", b"{bad json", "J", "O"),
         ("env/temp/period", None, "N", "O"),
     ]
