@@ -4,14 +4,13 @@ serial, mpremote against the running firmware, and safe mode."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from edgehook.orp import Packet
+from tests.board.conftest import mpremote
 from tests.firmware.edge import HEAP, Edge, PtyBoard, compiled_board
 from tests.firmware.test_asset import FAST
 from tests.fixtures.vboard import BoardFactory
@@ -119,13 +118,6 @@ def test_ctrl_c_outside_a_frame_gives_the_repl_back_and_inside_it_is_data(flash:
     finally:
         edge.close()
         pb.close()
-
-
-def mpremote(port: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def test_mpremote_takes_over_the_running_firmware(vboard_factory: BoardFactory, flash: Path,
