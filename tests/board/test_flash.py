@@ -159,3 +159,22 @@ def test_an_error_is_the_first_line_of_stderr_when_it_is_not_a_terminal(tmp_path
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("edgehook: cannot open socket://127.0.0.1:1"), proc.stderr
+
+
+def test_a_merged_image_goes_at_zero_and_without_offset_zero_the_hint_says_so(
+        rom: FakeEspRom, tmp_path: Path) -> None:
+    from edgehook.board.image import build_image
+    from tests.board.test_deploy import make_app
+    from tests.board.test_image import PLUS_4MIB, micropython_bin
+
+    base = tmp_path / "ESP32_GENERIC.bin"
+    base.write_bytes(micropython_bin(PLUS_4MIB))
+    merged = tmp_path / "one-shot.bin"
+    build_image(base, make_app(tmp_path / "app"), merged)
+    with pytest.raises(UsageError) as err:
+        flash_firmware(rom.url, merged, reset=False)
+    assert "image build" in err.value.message
+    assert err.value.hint and "--offset-zero" in err.value.hint
+    result = flash_firmware(rom.url, merged, reset=False, offset=0)
+    data = merged.read_bytes()
+    assert result.offset == 0 and bytes(rom.flash[:len(data)]) == data

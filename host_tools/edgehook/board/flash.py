@@ -147,6 +147,14 @@ def _device_error(exc: FatalError, port: str, chip: str) -> Exception:
     return DeviceError(f"esptool failed: {first}")
 
 
+def _merged_at(data: bytes) -> int:
+    """The offset of the image inside a merged file that starts with blank flash (0xFF), else 0."""
+    for at in sorted({int(t.BOOTLOADER_FLASH_OFFSET) for t in CHIP_DEFS.values()} - {0}):
+        if len(data) > at and data[at] == ESP_IMAGE_MAGIC and data[:at].count(0xFF) == at:
+            return at
+    return 0
+
+
 def _check_image_chip(firmware: Path, data: bytes, board: str) -> None:
     """Refuse a MicroPython image built for another chip (esptool would say "use --force")."""
     made_for = image_chip(data)
@@ -169,6 +177,10 @@ def flash_firmware(port: str, firmware: Path, chip: str = "auto", baud: int = 46
         data = Path(firmware).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {firmware}: {exc.strerror}") from exc
+    merged_at = _merged_at(data) if offset is None else 0
+    if merged_at:
+        raise UsageError(f"{firmware} holds MicroPython at {merged_at:#x}: an image from "
+                         "`edgehook image build`, written from 0x0", hint="pass --offset-zero")
     if not data or (offset is None and data[0] != ESP_IMAGE_MAGIC):
         raise UsageError(f"{firmware} is not an ESP firmware image (no 0xE9 header)",
                          hint="download the .bin for your board from micropython.org/download")
