@@ -58,6 +58,8 @@ sda 0 48
 scl 0 48
 """
 
+MAX_SENSORS = 60  # 4 resources each and 7 of health: every index fits the ring's byte
+
 # keys every sensor has; "delta" None means no delta filter, 0 means "only on change"
 SENSOR = {
     "type": "",
@@ -196,6 +198,9 @@ def load(platform, path="config.json", saved=store.SETTINGS):
             table[name] = _sensor(name, spec, table.get(name), params)
             if table[name] is None:
                 table.pop(name)
+    for name in list(table)[MAX_SENSORS:]:  # the ring keeps a resource index in one byte
+        print("config: more than %d sensors; %r skipped" % (MAX_SENSORS, name))
+        table.pop(name)
     for name, spec in (_read(saved) or {}).items():
         if name not in table or not isinstance(spec, dict):
             print("config: settings: %r is not a sensor; ignored" % name)

@@ -88,6 +88,15 @@ def test_units_too_long_for_a_frame_fall_back(tmp_path: Path) -> None:
     assert "config: env/temp: 'units' longer than 32 characters; using 'degC'" in out
 
 
+def test_more_sensors_than_resource_indexes_are_skipped_with_a_line_each(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({
+        "sensors": {f"s/{i}": {"type": "toggle"} for i in range(70)}}))
+    out = mp(LOAD, tmp_path)
+    assert len(last_json(out)["sensors"]) == 60
+    skipped = [ln for ln in out.splitlines() if "more than 60 sensors" in ln]
+    assert len(skipped) == 70 + 3 - 60, out
+
+
 def test_a_resource_too_big_to_create_fails_alone(tmp_path: Path) -> None:
     out = mp("""
         import time, client, ring
