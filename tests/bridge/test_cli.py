@@ -14,6 +14,7 @@ from rich.console import Console
 from edgehook.bridge.outbox import Outbox, Reading
 from edgehook.bridge.view import plain_line, render
 from edgehook.cli import cli
+from edgehook.errors import UsageError
 from edgehook.orp import Packet
 from tests.bridge.asset import ScriptedAsset, wait_for
 
@@ -49,6 +50,12 @@ def test_bridge_needs_a_cloud_or_offline(tmp_path):
     bad = CliRunner().invoke(cli, ["bridge", "--port", "x", "--device", "d", "--offline",
                                    "--map", "nonsense"], standalone_mode=False)
     assert "bad --map" in str(bad.exception)
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    nowhere = CliRunner().invoke(cli, ["bridge", "--port", "x", "--device", "d", "--offline",
+                                       "--outbox", str(afile / "o.db")], standalone_mode=False)
+    assert isinstance(nowhere.exception, UsageError), nowhere.exception
+    assert "cannot create the outbox" in str(nowhere.exception)
 
 
 def test_offline_bridge_process_acks_and_logs_plain_lines(tmp_path):

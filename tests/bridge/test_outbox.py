@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from edgehook.bridge.outbox import Outbox, Reading, make_key, open_existing
+from edgehook.cloud.migrations import migrate as cloud_migrate
 from edgehook.errors import UsageError
 
 
@@ -146,6 +147,20 @@ def test_bad_files_and_arguments_are_usage_errors(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not even switched to WAL
     with pytest.raises(UsageError, match="policy"):
         Outbox(tmp_path / "o.db", policy="keep-everything")
+    with pytest.raises(UsageError, match="cannot create the outbox"):
+        Outbox(junk / "sub" / "o.db")  # its folder would be inside a file
+
+
+def test_the_local_clouds_database_is_not_taken_for_an_outbox(tmp_path):
+    # the cloud's store has a `migrations` table too: the outbox must not migrate into it
+    cloud_db = tmp_path / "cloud.db"
+    db = sqlite3.connect(cloud_db)
+    cloud_migrate(db)
+    before = sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    for opener in (Outbox, open_existing):
+        with pytest.raises(UsageError, match="is not an edgehook outbox"):
+            opener(cloud_db)
+    assert sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")) == before
     with pytest.raises(UsageError, match="unknown state"):
         Outbox(tmp_path / "o.db").records(state="lost")
 

@@ -158,6 +158,9 @@ class Outbox:
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"cannot open the outbox {self.path}: {exc}",
                              hint="is it an edgehook outbox file? pass another --outbox") from exc
+        except OSError as exc:  # e.g. a folder that cannot be made
+            raise UsageError(f"cannot create the outbox {self.path}: {exc.strerror or exc}",
+                             hint="pass an --outbox in a folder you can write") from exc
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
@@ -176,7 +179,11 @@ class Outbox:
     def _check_owner(self, readonly: bool) -> None:
         """Refuse a database that is not an outbox (never add tables to someone else's file)."""
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if (tables or readonly) and "migrations" not in tables:
+        # a `migrations` table alone proves nothing (the local cloud's database has one too):
+        # an outbox is a file whose migrations start with the outbox's first one
+        ours = "migrations" in tables and self._db.execute(
+            "SELECT 1 FROM migrations WHERE name=?", (MIGRATIONS[0][0],)).fetchone() is not None
+        if (tables or readonly) and not ours:
             self._db.close()
             raise UsageError(f"{self.path} is not an edgehook outbox",
                              hint="pass the file the bridge uses (--outbox)")

@@ -248,8 +248,12 @@ class Bridge:
 
 def _lock_outbox(path: Path) -> int:
     """Hold `<outbox>.lock` for the bridge's life: two bridges on one outbox would upload twice."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot create the outbox {path}: {exc.strerror or exc}",
+                         hint="pass an --outbox in a folder you can write") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
