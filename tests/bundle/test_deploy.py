@@ -96,6 +96,8 @@ def test_two_endpoints_with_different_outcomes(cloud: LocalCloud) -> None:
         assert {(r["endpoint"], r["state"]) for r in rows} == {("webhook", "delivered"), ("audit", "delivered")}
         table = run(cloud, "deliveries", "list", "--state", "delivered")
         assert "2 record(s)" in table.stdout
+        for row in rows:  # whole ids, as `show` and `replay` take them, even through a pipe
+            assert row["recordId"] in table.stdout and row["webhookId"] in table.stdout
         shown = run(cloud, "deliveries", "show", rows[0]["webhookId"])
         assert shown.stdout.count("record e") == 2 and "state          delivered" in shown.stdout
         missing = run(cloud, "deliveries", "show", "msg_nothing")

@@ -159,7 +159,7 @@ def list_cmd(cloud_url: str | None, company: str | None, state: str | None, endp
              as_json: bool) -> None:
     """List delivery records, newest first (stuck ones flagged)."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from edgehook.bundle.deliveries import list_deliveries, stuck
 
@@ -169,12 +169,20 @@ def list_cmd(cloud_url: str | None, company: str | None, state: str | None, endp
             click.echo(json.dumps({k: v for k, v in rec.items() if k != "body"}))
         return
     late = {r["recordId"] for r in stuck(records)}
-    table = Table("record", "state", "endpoint", "webhook id", "device", "att", "status", "next attempt", "reason")
+    console = Console()
+    if not console.is_terminal:  # a pipe or a file does not wrap: give the table its natural width
+        console = Console(width=200)
+    wide = console.width >= 150  # room for the webhook id too (`show` takes either id)
+    # the ids are what `show` and `replay` take: never cut, whatever the width
+    head: list[Column | str] = [Column("record", no_wrap=True, min_width=25), Column("state", no_wrap=True, min_width=9), "endpoint"]
+    table = Table(*head, *([Column("webhook id", no_wrap=True, min_width=36)] if wide else []),
+                  "device", "att", "status", "next attempt", "reason")
     for r in records:
         table.add_row(r["recordId"], r.get("state", "?") + (" (stuck)" if r["recordId"] in late else ""),
-                      r.get("endpoint"), r.get("webhookId"), _short(r.get("device"), 16), str(r.get("attempts")),
-                      str(r.get("lastStatus") or "-"), _when(r.get("nextAttemptAt")), _short(r.get("reason"), 50))
-    Console().print(table)
+                      r.get("endpoint"), *([r.get("webhookId")] if wide else []), _short(r.get("device"), 16),
+                      str(r.get("attempts")), str(r.get("lastStatus") or "-"), _when(r.get("nextAttemptAt")),
+                      _short(r.get("reason"), 50))
+    console.print(table)
     click.echo(f"{len(records)} record(s)")
 
 
