@@ -98,6 +98,9 @@ def test_push_get_and_their_statuses(bridge, asset):
     assert st(asset.request(Packet("P", "N", path="env/temp/period", data=b"5"))) == "E"
     assert st(asset.request(Packet("P", "N", path="env/temp/value", data=b"12,5"))) == "M"
     assert st(asset.request(Packet("P", "N", path="env/temp/value", data=b"nan"))) == "M"
+    asset.request(Packet("I", "J", path="env/cfg/value"))
+    for data in (b'{"a": NaN}', b"[Infinity]", b"1e999"):  # Python's json reads them; no upload can
+        assert st(asset.request(Packet("P", "J", path="env/cfg/value", data=data))) == "M", data
     recs = bridge.outbox.records()
     assert [(r.key, r.value, r.units) for r in recs] == [
         ("dev1:env/temp/value:1700000000.500000", 23.7, "degC")]

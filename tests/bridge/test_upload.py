@@ -72,6 +72,23 @@ def test_4xx_fails_with_reason_but_auth_errors_wait(tmp_path):
         stub.close()
 
 
+def test_a_record_no_json_can_carry_fails_with_its_reason(tmp_path):
+    stub = StubCloud([(201, {})])
+    box = Outbox(tmp_path / "o.db")  # e.g. written by an older bridge that took NaN in
+    box.add_many([Reading("d", "x/value", 99.0, "J", {"a": float("nan")})])
+    box.close()
+    box, up, stop = run_uploader(tmp_path, stub.url)
+    try:
+        assert wait_for(lambda: box.counters()["delivered"] == 1 and box.counters()["failed"] == 1)
+        (failed,) = box.records(state="failed")
+        assert failed.timestamp == 99.0 and failed.reason.startswith("not sendable as JSON")
+        assert len(stub.posts) == 1
+    finally:
+        stop.set()
+        up.join(5)
+        stub.close()
+
+
 def test_network_errors_are_retried_not_failed(tmp_path):
     proxy = TcpProxy("127.0.0.1", 9)
     proxy.down()  # nothing listens there now

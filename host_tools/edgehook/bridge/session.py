@@ -7,6 +7,7 @@ answered `p@` only after it (issue 6: nothing acked before it is durable).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -189,7 +190,8 @@ class EdgeSession:
         if status is Status.OK:
             try:
                 value = decode_value(pkt.flag, pkt.data)
-            except OrpError as exc:
+                json.dumps(value, allow_nan=False)  # NaN / Infinity: no JSON can carry them up
+            except (OrpError, ValueError) as exc:
                 self._error(f"push to {pkt.path}: {exc}")
                 status = Status.FORMAT_ERROR
         if status is not Status.OK or res is None or pkt.path is None:

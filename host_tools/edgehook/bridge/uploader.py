@@ -10,6 +10,7 @@ not fail every reading); any other 4xx marks the record failed with the reason.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -140,13 +141,19 @@ class Uploader:
                 stop.wait(1.0)
 
     def _upload(self, rec: Record) -> None:
+        event = {
+            "elems": nest_elems(rec.path, rec.value, self.elems_prefix),
+            "hash": rec.key,
+            "generatedDate": int(round(rec.timestamp * 1000)),
+        }
+        try:
+            json.dumps(event, allow_nan=False)
+        except ValueError as exc:  # no retry can send it: say so instead of retrying forever
+            self._fail(rec, f"not sendable as JSON: {exc}")
+            return
         try:
             stream_id = self._stream_id(self.streams.stream_for(rec.path))
-            resp = self._client().request("POST", f"/event/{stream_id}", json={
-                "elems": nest_elems(rec.path, rec.value, self.elems_prefix),
-                "hash": rec.key,
-                "generatedDate": int(round(rec.timestamp * 1000)),
-            })
+            resp = self._client().request("POST", f"/event/{stream_id}", json=event)
         except RemoteError as exc:
             if getattr(exc, "retryable", True):
                 self._retry(rec, exc.message, None)
