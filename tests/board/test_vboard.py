@@ -196,6 +196,11 @@ def test_config_is_written_before_boot(vboard_factory, app_dir: Path) -> None:
 def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="heap"):
         VirtualBoard(tmp_path, heap="lots")
+    for heap in ("0", "2k", "99999M", "2000wM"):  # MicroPython would fail at every start
+        with pytest.raises(UsageError, match="out of range"):
+            VirtualBoard(tmp_path, heap=heap)
+    assert VirtualBoard(tmp_path, heap="8k").heap == "8k"
+    assert VirtualBoard(tmp_path, heap="512wM").heap == "512wM"
     with pytest.raises(UsageError, match="does not exist"):
         VirtualBoard(tmp_path / "missing")
     with pytest.raises(UsageError, match="no firmware tree"):

@@ -23,6 +23,7 @@ import os
 import pty
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -37,7 +38,8 @@ from edgehook.errors import DeviceError, UsageError
 log = logging.getLogger(__name__)
 
 REPO_FIRMWARE = Path(__file__).resolve().parents[3] / "firmware"
-_HEAP = re.compile(r"^[0-9]+[wW]?[kKmM]?$")
+_HEAP = re.compile(r"^([0-9]+)([wW]?)([kKmM]?)$")
+_HEAP_RANGE = (8 << 10, 1 << 30)  # below, MicroPython cannot start; above, the host may not give it
 
 # Runs in the CPython process that hosts MicroPython (the PyPI unix port is a CPython extension).
 # A session leader since start_new_session: take pty A as the controlling tty, so closing the
@@ -105,8 +107,17 @@ def parse_heap(heap: str | int) -> str:
     64-bit unix port's objects are about twice as large).
     """
     text = str(heap).strip()
-    if not _HEAP.match(text):
+    match = _HEAP.match(text)
+    if not match:
         raise UsageError(f"bad heap size {heap!r}", hint="use bytes or a k/M suffix, e.g. 96k, or 48wk")
+    number, words, unit = match.groups()
+    size = int(number) * {"": 1, "k": 1 << 10, "m": 1 << 20}[unit.lower()]
+    if words:
+        size = size * struct.calcsize("P") // 4
+    low, high = _HEAP_RANGE
+    if not low <= size <= high:
+        raise UsageError(f"heap size {heap!r} is out of range ({size} bytes)",
+                         hint="give 8k to 1024M; the firmware wants 48wk, the default")
     return text
 
 
