@@ -175,6 +175,14 @@ def test_the_link_replaces_only_a_symlink(vboard_factory, app_dir: Path, tmp_pat
     assert os.readlink(stale) == vb.port
 
 
+def test_a_board_removes_only_its_own_link(vboard_factory, tmp_path: Path) -> None:
+    link = tmp_path / "board.port"
+    first = vboard_factory(write_app(tmp_path / "one"), link=link)
+    second = vboard_factory(write_app(tmp_path / "two"), link=link)  # takes the link over
+    first.stop()
+    assert os.readlink(link) == second.port
+
+
 def test_output_nobody_reads_is_dropped_and_counted(vboard_factory, tmp_path: Path) -> None:
     flash = tmp_path / "flash"
     flash.mkdir()

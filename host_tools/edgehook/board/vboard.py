@@ -232,7 +232,8 @@ class VirtualBoard:
         if self._pidfd >= 0:
             os.close(self._pidfd)
             self._pidfd = -1
-        if self.link is not None and self.link.is_symlink():
+        if self.link is not None and self.link.is_symlink() and \
+                os.readlink(self.link) == self.port:  # another board may have taken it over
             self.link.unlink()
         self._thread = None
 
