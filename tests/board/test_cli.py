@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -124,3 +125,35 @@ def test_board_start_refuses_a_firmware_tree_it_would_not_copy(tmp_path: Path) -
     assert proc.returncode == 1
     assert proc.stderr.startswith("edgehook: ") and "--firmware" in proc.stderr
     assert "hint:" in proc.stderr
+
+
+def test_sigterm_stops_the_board_while_nobody_reads_its_stderr(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe
+    os.set_blocking(write_end, False)
+    try:
+        while True:  # fill it: the board's first event line will block
+            os.write(write_end, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(write_end, True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgehook", "board", "start", "--dir",
+         str(write_app(tmp_path / "flash"))], stdout=subprocess.PIPE, stderr=write_end, text=True)
+    os.close(write_end)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("/dev/pts/")
+        time.sleep(0.5)  # the CLI is now writing its first event into the full pipe
+        started = descendants(proc.pid)
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(read_end)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in started):
+        assert time.monotonic() < deadline, f"left behind: {[p for p in started if alive(p)]}"
+        time.sleep(0.05)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
 import signal
 import tempfile
 import threading
@@ -24,6 +26,28 @@ if TYPE_CHECKING:
 @click.group()
 def board() -> None:
     """The board: a virtual one on this machine, or a real ESP32 on a serial port."""
+
+
+class _Events:
+    """Board events to stderr from a thread of their own: when nobody reads stderr its pipe
+    fills, and a blocked write must not keep Ctrl-C or SIGTERM from stopping the board."""
+
+    def __init__(self) -> None:
+        self._fd = os.dup(2)  # not sys.stderr: its lock would hold up the interpreter's exit
+        self._lines: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        threading.Thread(target=self._write, name="board-events", daemon=True).start()
+
+    def put(self, line: str) -> None:
+        self._lines.put(f"{line}\n".encode(errors="replace"))
+
+    def _write(self) -> None:
+        while True:
+            data = self._lines.get()
+            while data:
+                try:
+                    data = data[os.write(self._fd, data):]
+                except OSError:  # stderr closed: the events have nowhere to go
+                    return
 
 
 @board.command("start")
@@ -66,10 +90,11 @@ def start(board_dir: Path | None, firmware: Path | None, heap: str, link: Path |
             make_board_dir(board_dir, firmware)
         with VirtualBoard(board_dir, heap=heap, seed=seed, link=link) as vb:
             click.echo(vb.port)
+            events = _Events()
             seen = 0
             while not stop.wait(0.2) and vb.alive:
                 for entry in vb.log[seen:]:
-                    click.echo(f"board: {entry}", err=True)
+                    events.put(f"board: {entry}")
                 seen = len(vb.log)
             if not stop.is_set():
                 raise DeviceError("the virtual board stopped by itself",
