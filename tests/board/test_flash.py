@@ -114,6 +114,15 @@ def test_permission_denied_names_the_serial_group() -> None:
     assert err.hint and "dialout" in err.hint
 
 
+def test_an_image_for_a_newer_chip_revision_names_no_missing_option() -> None:
+    exc = FatalError("'fw.bin' requires chip revision 3 or higher (this chip is revision 1). "
+                     "Use --force to flash anyway.")
+    err = _device_error(exc, "/dev/ttyUSB0", "auto")
+    assert isinstance(err, UsageError) and "--force" not in err.message
+    assert err.message == "'fw.bin' requires chip revision 3 or higher (this chip is revision 1)"
+    assert err.hint and "revision" in err.hint
+
+
 def test_offsets_per_chip_family() -> None:
     assert image_offset("esp32") == image_offset("esp32s2") == 0x1000
     assert image_offset("esp32s3") == image_offset("esp32c3") == image_offset("esp32c6") == 0

@@ -138,6 +138,9 @@ def _device_error(exc: FatalError, port: str, chip: str) -> Exception:
         return UsageError(f"the image ({size} bytes at {offset}) is larger than the board's "
                           f"{flash // 1024 // 1024} MB flash",
                           hint="use the MicroPython build for this board's flash size")
+    if "requires chip revision" in first:  # esptool's image check; its advice is --force
+        return UsageError(first.replace(". Use --force to flash anyway.", ""),
+                          hint="use a MicroPython build made for this chip's revision")
     if any(s in text for s in ("Failed to connect", "No serial data received",
                                "Timed out waiting for packet header")):
         return DeviceError(f"no answer from the {chip if chip != 'auto' else 'ESP32'} "
