@@ -62,7 +62,14 @@ def test_settings_precedence_set_then_env_then_secrets_file(tmp_path: Path) -> N
      ({"webhook.url": "https://x/", "webhook.secret": "whsec_AAAA"}, "24 to 64"),
      ({**BASE, "policy.maxAttempts": "many"}, "policy.maxAttempts: bad value"),
      ({**BASE, "webhook.colour": "red"}, "unknown setting webhook.colour"),
-     ({**BASE, "policy.bogus": "1"}, "unknown setting policy.bogus")],
+     ({**BASE, "policy.bogus": "1"}, "unknown setting policy.bogus"),
+     # below the manifest's `min`: each would deploy a bundle that never delivers (or a refused task)
+     ({**BASE, "policy.maxAttempts": "0"}, "policy.maxAttempts: bad value .*at least 1"),
+     ({**BASE, "task.period": "-1"}, "task.period: bad value .*at least 1"),
+     ({**BASE, "task.batch": "0"}, "task.batch: bad value"),
+     ({**BASE, "webhook.timeout": "-3"}, "webhook.timeout: bad value .*at least 0.1"),
+     ({**BASE, "webhook.timeout": "nan"}, "webhook.timeout: bad value .*finite"),
+     ({**BASE, "policy.retrySchedule": ""}, "policy.retrySchedule: bad value")],
 )
 def test_bad_settings_are_usage_errors(settings: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
@@ -102,3 +109,10 @@ def test_bad_manifest_is_a_usage_error(tmp_path: Path) -> None:
         load_manifest(tmp_path)
     with pytest.raises(UsageError, match="no bundle manifest"):
         load_manifest(tmp_path / "missing")
+    for text, message in [('{"actions": 5}', "`actions` must be a list"),
+                          ('{"library": "lib/a.js"}', "`library` must be a list"),
+                          ('{"settings": {"a": 5}}', "`settings` must be an object of objects"),
+                          ('{"streams": [{"path": "/{company}/x", "capacity": "big"}]}', "capacity must be")]:
+        (tmp_path / "manifest.json").write_text(text)
+        with pytest.raises(UsageError, match=message):
+            load_manifest(tmp_path)

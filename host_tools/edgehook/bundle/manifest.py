@@ -63,9 +63,16 @@ def _file(root: Path, name: Any, what: str) -> Path:
     return path
 
 
+def _list(data: dict, key: str) -> list:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise UsageError(f"manifest: `{key}` must be a list", hint="see cloud/manifest.json")
+    return value
+
+
 def _objects(root: Path, data: dict, kind: str) -> list[ObjectSpec]:
     out = []
-    for i, item in enumerate(data.get(kind + "s") or []):
+    for i, item in enumerate(_list(data, kind + "s")):
         what = f"{kind} {i + 1}"
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise UsageError(f"manifest: {what} needs a `name`", hint="every action and task is matched by name")
@@ -93,18 +100,22 @@ def load_manifest(root: Path | str | None = None) -> Manifest:
         raise UsageError(f"cannot read {path}: {exc}", hint="the manifest must be a JSON object") from exc
     if not isinstance(data, dict):
         raise UsageError(f"{path}: the manifest must be a JSON object", hint="see cloud/README.md")
-    library = [_file(root, name, "library") for name in data.get("library") or []]
+    library = [_file(root, name, "library") for name in _list(data, "library")]
     streams = []
-    for item in data.get("streams") or []:
+    for item in _list(data, "streams"):
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise UsageError("manifest: every stream needs a `path`", hint="e.g. /{company}/webhooks/deliveries")
+        capacity = item.get("capacity")
+        if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1):
+            raise UsageError(f"manifest: stream {item['path']}: capacity must be a positive integer",
+                             hint="events kept in the stream, e.g. 1000")
         streams.append(StreamSpec(item["path"], str(item.get("description") or ""), item.get("capacity")))
     objects = _objects(root, data, "action") + _objects(root, data, "task")
     names = [o.name for o in objects]
     if len(set(names)) != len(names):
         raise UsageError("manifest: action and task names must be unique", hint="they are matched by name on deploy")
-    endpoints = [str(e) for e in data.get("endpoints") or []]
+    endpoints = [str(e) for e in _list(data, "endpoints")]
     settings = data.get("settings") or {}
-    if not isinstance(settings, dict):
-        raise UsageError("manifest: `settings` must be an object", hint="key -> {default, type, help}")
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise UsageError("manifest: `settings` must be an object of objects", hint="key -> {default, type, min, help}")
     return Manifest(root, str(data.get("name") or root.name), library, streams, objects, endpoints, settings)

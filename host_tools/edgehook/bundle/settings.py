@@ -70,22 +70,35 @@ def read_secrets_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _convert(key: str, value: Any, kind: str | None) -> Any:
+_KIND_TEXT = {"int": "an integer", "number": "a number", "numbers": "comma-separated numbers"}
+
+
+def _convert(key: str, value: Any, kind: str | None, low: float | None = None) -> Any:
+    """`value` as the setting's type; below `low` (the manifest's `min`) is a UsageError."""
     try:
         if kind == "int":
-            return int(value)
-        if kind == "number":
+            out: Any = int(value)
+            numbers = [out]
+        elif kind == "number":
             number = float(value)
-            return int(number) if number.is_integer() else number
-        if kind == "numbers":
+            out = int(number) if number.is_integer() else number
+            numbers = [number]
+        elif kind == "numbers":
             items = value if isinstance(value, list) else str(value).split(",")
             numbers = [float(v) for v in items]
             if not numbers or any(n <= 0 for n in numbers):
                 raise ValueError("needs positive numbers")
-            return [int(n) if n.is_integer() else n for n in numbers]
+            out = [int(n) if n.is_integer() else n for n in numbers]
+        else:
+            return value
+        if any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
+            raise ValueError("needs a finite number")
+        if low is not None and any(n < low for n in numbers):
+            raise ValueError(f"at least {low:g}")
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"setting {key}: bad value ({exc})", hint=f"{key} takes a {kind}") from exc
-    return value
+        raise UsageError(f"setting {key}: bad value {value!r} ({exc})",
+                         hint=f"{key} takes {_KIND_TEXT.get(kind or '', kind)}") from exc
+    return out
 
 
 def check_secret(name: str, secret: str) -> None:
@@ -105,7 +118,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(32)).decode()
 
 
-def _endpoint(name: str, raw: dict[str, Any], require: bool) -> dict | None:
+def _endpoint(name: str, raw: dict[str, Any], require: bool, timeout_min: float | None) -> dict | None:
     url, secret = raw.get("url"), raw.get("secret")
     if not url:
         return None
@@ -120,7 +133,7 @@ def _endpoint(name: str, raw: dict[str, Any], require: bool) -> dict | None:
         "name": name,
         "url": str(url),
         "secret": str(secret or ""),
-        "timeout": _convert(f"{name}.timeout", raw.get("timeout", 15), "number"),
+        "timeout": _convert(f"{name}.timeout", raw.get("timeout", 15), "number", timeout_min),
         "headers": {str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
         "enabled": str(raw.get("enabled", "true")).lower() not in ("false", "0", "no", "off"),
     }
@@ -147,7 +160,7 @@ def resolve_settings(
     raw_eps: dict[str, dict[str, Any]] = {name: {} for name in manifest.endpoints}
     for key, value in merged.items():
         if key in fixed:
-            values[key] = _convert(key, value, fixed[key].get("type"))
+            values[key] = _convert(key, value, fixed[key].get("type"), fixed[key].get("min"))
             continue
         name, _, rest = key.partition(".")
         if not _ENDPOINT_NAME.match(name) or name in {k.split(".")[0] for k in fixed}:
@@ -158,7 +171,8 @@ def resolve_settings(
             raw_eps.setdefault(name, {})[rest] = value
         else:
             raise UsageError(f"unknown setting {key}", hint=f"an endpoint takes {', '.join(ENDPOINT_KEYS)}, headers.<Name>")
-    endpoints = [ep for name, raw in raw_eps.items() if (ep := _endpoint(name, raw, require_endpoint))]
+    timeout_min = (manifest.settings.get("<endpoint>.timeout") or {}).get("min")
+    endpoints = [ep for name, raw in raw_eps.items() if (ep := _endpoint(name, raw, require_endpoint, timeout_min))]
     if require_endpoint and not endpoints:
         raise UsageError("no webhook endpoint configured",
                          hint=f"--set {default_ep}.url=URL --set {default_ep}.secret=whsec_… (or EDGEHOOK_WEBHOOK_URL / _SECRET)")
