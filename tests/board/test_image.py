@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import subprocess
 import sys
@@ -182,3 +183,12 @@ def test_a_base_image_for_another_chip_says_which(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="for ESP32, not ESP32-S3") as err:
         build_image(base, make_app(tmp_path / "app"), tmp_path / "o.bin", chip="esp32s3")
     assert err.value.hint and "--chip esp32" in err.value.hint
+
+
+def test_an_app_larger_than_the_filesystem_is_a_usage_error(base: Path, tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app")
+    (app / "lib" / "big.bin").write_bytes(os.urandom(3 * MB))  # the 4 MB board's fs: 2 MB
+    with pytest.raises(UsageError, match="does not fit") as err:
+        build_image(base, app, tmp_path / "o.bin")
+    assert err.value.hint and "--flash-size" in err.value.hint
+    assert not (tmp_path / "o.bin").exists()

@@ -24,7 +24,7 @@ from pathlib import Path
 from esptool.cmds import merge_bin
 from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError
-from littlefs import LittleFS
+from littlefs import LittleFS, LittleFSError
 
 from edgehook.board.deploy import build_files
 from edgehook.board.flash import ESP_IMAGE_MAGIC, esptool_log, image_chip, image_offset
@@ -128,7 +128,16 @@ def build_image(firmware: Path, app_dir: Path, output: Path, chip: str = "esp32"
         raise UsageError(f"the firmware ({len(base)} bytes at {base_offset:#x}) runs into the "
                          f"filesystem at {fs_offset:#x}", hint="is this the right --chip?")
     files = build_files(app_dir, mpy, _MARCH.get(chip))
-    fs = build_littlefs(files, fs_size)
+    try:
+        fs = build_littlefs(files, fs_size)
+    except LittleFSError as exc:
+        if exc.code != LittleFSError.Error.LFS_ERR_NOSPC:  # a name too long, a path clash
+            raise UsageError(f"cannot put the app in a LittleFS image: {exc}") from exc
+        total = sum(len(data) for data in files.values())
+        raise UsageError(f"the app ({total // 1024} KiB in {len(files)} files) does not fit in "
+                         f"the {fs_size // 1024} KiB filesystem",
+                         hint="leave large files out of --dir, or pass the board's real "
+                              "--flash-size") from exc
     with esptool_log(None):
         try:
             merged = merge_bin([(base_offset, base), (fs_offset, fs)], chip=chip, output=None)
