@@ -73,6 +73,9 @@ def test_board_to_webhook_exactly_once(tmp_path: Path, vboard_factory: Callable)
             for _ in range(3):
                 cloud.advance(3)  # the deliveries task retries the refused ones
             stored = events()
+            counters = json.loads(_outbox(tmp_path).stdout)["counters"]
+            # what the bridge acked to the board is what the cloud holds: nothing lost on the way
+            assert counters["accepted"] == counters["delivered"] == len(stored), counters
             posts = rx.posts()
             ok_ids = [p.webhook_id for p in posts if p.answered == 201]
             by_event = {}
@@ -100,8 +103,11 @@ def test_board_to_webhook_exactly_once(tmp_path: Path, vboard_factory: Callable)
         cloud.stop()
 
 
+def _outbox(tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edgehook", "outbox", "status", str(tmp_path / "outbox.db")],
+                          capture_output=True, text=True, timeout=30)
+
+
 def _status(bridge: subprocess.Popen, tmp_path: Path) -> str:
-    out = subprocess.run([sys.executable, "-m", "edgehook", "outbox", "status", str(tmp_path / "outbox.db")],
-                         capture_output=True, text=True, timeout=30)
-    data = json.loads(out.stdout or "{}")
+    data = json.loads(_outbox(tmp_path).stdout or "{}")
     return f"outbox_open={data.get('open', '?')}"
