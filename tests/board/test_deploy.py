@@ -100,6 +100,15 @@ def test_a_board_with_another_mpy_version_gets_sources_and_a_warning(board, app:
     assert "/lib/util.py" in plan.copy and not plan.mpy
 
 
+def test_an_unreadable_manifest_is_a_warning_not_silence(board, app: Path) -> None:
+    (board.board_dir / MANIFEST.lstrip("/")).write_text("{not json")
+    plan = deploy(board.port, app, dry_run=True)
+    assert plan.warning and "manifest" in plan.warning and not plan.remove
+    (board.board_dir / MANIFEST.lstrip("/")).write_text('{"files": ["/gone.py"]}')
+    plan = deploy(board.port, app, dry_run=True)
+    assert plan.warning is None and plan.remove == ["/gone.py"]
+
+
 def test_force_copies_unchanged_files(board, app: Path) -> None:
     deploy(board.port, app)
     assert len(deploy(board.port, app, force=True).copy) == 4

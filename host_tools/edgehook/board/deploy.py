@@ -137,14 +137,15 @@ def build_files(src: Path, mpy: bool, march: str | None = None) -> dict[str, byt
     return files
 
 
-def read_manifest(board: RemoteBoard) -> list[str]:
-    """Board paths the last deploy put on the board (empty when there is no valid manifest)."""
+def read_manifest(board: RemoteBoard) -> list[str] | None:
+    """Board paths the last deploy put on the board: empty without a manifest, None when the
+    board holds one that cannot be read."""
     raw = board.read(MANIFEST)
     try:
-        files = json.loads(raw)["files"] if raw else []
+        files = json.loads(raw)["files"] if raw is not None else []
+        return [f for f in files if isinstance(f, str)]
     except (ValueError, KeyError, TypeError):
-        return []
-    return [f for f in files if isinstance(f, str)]
+        return None
 
 
 def plan_deploy(board: RemoteBoard, src: Path, mpy: bool = True,
@@ -170,7 +171,13 @@ def plan_deploy(board: RemoteBoard, src: Path, mpy: bool = True,
             plan.skip.append(path)
         else:
             plan.copy[path] = data
-    stale = set(read_manifest(board)) | {p for p in shadows if on_board.get(p) is not None}
+    manifest = read_manifest(board)
+    if manifest is None:
+        manifest = []
+        plan.warning = "; ".join(filter(None, [plan.warning, (
+            f"the deploy manifest {MANIFEST} on the board is unreadable: files earlier deploys "
+            "put there and the app no longer has are not removed")]))
+    stale = set(manifest) | {p for p in shadows if on_board.get(p) is not None}
     plan.remove = sorted(stale - set(files))
     return plan
 
