@@ -68,3 +68,25 @@ def test_demo_stops_on_ctrl_c_with_a_summary(tmp_path: Path) -> None:
     rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, "".join(lines) + rest
     _check_summary("".join(lines) + rest, work)
+
+
+def test_a_part_that_dies_ends_the_demo_and_its_logs_stay(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the demo's temporary folder lands here
+    proc = subprocess.Popen([sys.executable, "-m", "edgehook", "demo", "--plain"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first status line: everything has started
+            if "deliveries" in line:
+                break
+        (bridge,) = [p for p in _processes_using(tmp_path) if " bridge " in p]
+        os.kill(int(bridge.split(":")[0]), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, out + err
+    assert "edgehook: demo: bridge stopped" in err
+    kept = Path(re.search(r"logs kept in (\S+)", err).group(1))
+    assert kept.parent == tmp_path and (kept / "bridge.log").exists()  # what the hint points to is there
+    assert _processes_using(tmp_path) == []

@@ -182,7 +182,7 @@ class Demo:
         except RemoteError:
             return False
 
-    def running(self) -> list[str]:
+    def stopped(self) -> list[str]:
         """The parts that died (empty while all run)."""
         dead = []
         if self.cloud is not None and self.cloud.poll() is not None:

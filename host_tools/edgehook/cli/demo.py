@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,41 +74,47 @@ def demo(duration: float | None, work: Path | None, seed: int, heap: str, plain:
         raise KeyboardInterrupt  # SIGTERM ends the demo as Ctrl-C does: summary, everything stopped
 
     signal.signal(signal.SIGTERM, stop_on_term)
-    tmp = None if work else tempfile.TemporaryDirectory(prefix="edgehook-demo-")
-    folder = work or Path(tmp.name)  # type: ignore[union-attr]
+    folder = work or Path(tempfile.mkdtemp(prefix="edgehook-demo-"))
     console = Console()
     run = Demo(folder, seed=seed, heap=heap)
-    snap: dict[str, Any] | None = None
+    done = False
     try:
         run.start(progress=lambda text: console.print(f"[dim]demo:[/] {text}"))
         end = time.monotonic() + duration if duration else None
         console.print(f"[dim]demo:[/] webhook receiver at {run.receiver.url}; cloud {run.env['EDGEHOOK_CLOUD_URL']}")
         try:
             if plain or not console.is_terminal:
-                while end is None or time.monotonic() < end:
-                    time.sleep(min(5.0, max(0.1, (end - time.monotonic()) if end else 5.0)))
-                    snap = run.snapshot()
-                    click.echo(_summary(snap).splitlines()[2] + " | " + _summary(snap).splitlines()[3].strip())
-                    if run.running():
-                        raise RemoteError(f"demo: {', '.join(run.running())} stopped", hint=f"logs in {folder}")
+                _watch(run, end, 5.0, lambda snap: click.echo(" | ".join(line.strip() for line in _summary(snap).splitlines()[2:4])))
             else:
                 with Live(_table(run.snapshot()), console=console, refresh_per_second=4) as live:
-                    while end is None or time.monotonic() < end:
-                        time.sleep(0.5)
-                        snap = run.snapshot()
-                        live.update(_table(snap))
-                        if run.running():
-                            raise RemoteError(f"demo: {', '.join(run.running())} stopped", hint=f"logs in {folder}")
+                    _watch(run, end, 0.5, lambda snap: live.update(_table(snap)))
         except KeyboardInterrupt:
             pass
         snap = run.snapshot()
+        done = True
+    except KeyboardInterrupt:  # while starting: nothing went wrong, nothing to keep
+        done = True
+        raise
     finally:
         run.stop()
-        if tmp is not None:
-            tmp.cleanup()
+        if not work:
+            if done:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:  # the logs the error points to stay for a look
+                click.echo(f"edgehook demo: logs kept in {folder}", err=True)
     click.echo(_summary(snap))
     if work:
         click.echo(f"  files            {folder} (cloud.db, outbox.db, cloud.log, bridge.log)")
+
+
+def _watch(run: Any, end: float | None, every: float, show: Callable[[dict[str, Any]], None]) -> None:
+    """Show a snapshot every `every` s until `end` (None: until Ctrl-C); a part that died ends it."""
+    while end is None or time.monotonic() < end:
+        time.sleep(min(every, max(0.1, end - time.monotonic())) if end else every)
+        show(run.snapshot())
+        dead = run.stopped()
+        if dead:
+            raise RemoteError(f"demo: {', '.join(dead)} stopped", hint=f"logs in {run.work}")
 
 
 COMMANDS = [demo]
