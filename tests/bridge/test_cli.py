@@ -102,3 +102,32 @@ def test_live_view_renders_the_facts():
                    "waiting for /dev/ttyUSB0"):
         assert needle in text
     assert "delivered=7" in plain_line(snap)
+
+
+def test_live_view_fits_a_terminal_with_the_outbox_and_errors_in_sight():
+    resources = [{"path": f"env/r{i:02d}/{leaf}", "kind": kind, "dtype": "N", "units": None,
+                  "value": 1.0 if kind == "input" else None, "timestamp": 1e9 if kind == "input" else None,
+                  "pushes": 1, "handler": False}
+                 for i in range(10) for leaf, kind in (("value", "input"), ("period", "output"), ("enable", "output"))]
+    snap = {
+        "port": "/dev/ttyUSB0", "device": "d", "link": "open", "synced": True, "peer_version": 2,
+        "session": {"rx_packets": 9, "tx_packets": 9, "pushes_acked": 4, "pushes_duplicate": 1,
+                    "pushes_refused": 0, "bad_packets": 0},
+        "decoder": {"crc_errors": 0, "junk_bytes": 0}, "resources": resources,
+        "outbox": {"states": {"pending": 3, "retrying": 1}, "open": 4, "open_bytes": 300,
+                   "counters": {"delivered": 7, "failed": 1, "dropped_oldest": 0, "expired": 0,
+                                "rejected_full": 0}},
+        "cloud": "up", "upload_rate": 1.5, "commands_handled": 0,
+        "errors": ["12:00:00 upload d:x:1 failed: HTTP 400"], "events": [],
+    }
+    console = Console(record=True, width=120, height=30)
+    console.print(render(snap, height=30))
+    lines = console.export_text().rstrip("\n").splitlines()
+    assert len(lines) <= 30, "\n".join(lines)
+    text = "\n".join(lines)
+    assert "refused full" in text and "HTTP 400" in text and "more (no room)" in text
+    assert "env/r00/value" in text  # resources with values come before the empty outputs
+    full = Console(record=True, width=120)
+    full.print(render(snap))  # no height: every resource
+    every = full.export_text()
+    assert all(r["path"] in every for r in resources)

@@ -25,8 +25,22 @@ def _value(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def render(snap: dict[str, Any]) -> Group:
-    """The live view: link, resources with last values, outbox, uploads, errors."""
+# lines of the view besides the resource rows (head, link line, outbox table, two 3-line panels,
+# the resources table's title, header and border)
+_FIXED_LINES = 26
+
+
+def _fitting(resources: list[dict], height: int | None) -> tuple[list[dict], int]:
+    """The resources that fit in `height` lines (those with values first), and how many do not."""
+    if height is None or len(resources) <= max(1, height - _FIXED_LINES):
+        return resources, 0
+    room = max(1, height - _FIXED_LINES - 1)  # one line says how many are left out
+    keep = sorted(resources, key=lambda r: (r["timestamp"] is None, r["path"]))[:room]
+    return sorted(keep, key=lambda r: r["path"]), len(resources) - len(keep)
+
+
+def render(snap: dict[str, Any], height: int | None = None) -> Group:
+    """The live view: link, outbox, uploads, errors, then as many resources as fit in `height`."""
     box = snap["outbox"]
     states = box["states"]
     sess = snap["session"]
@@ -42,9 +56,12 @@ def render(snap: dict[str, Any]) -> Group:
     res = Table(title="resources", expand=True)
     for col in ("path", "kind", "type", "last value", "units", "when", "pushes"):
         res.add_column(col, overflow="fold")
-    for r in snap["resources"]:
+    shown, hidden = _fitting(snap["resources"], height)
+    for r in shown:
         res.add_row(r["path"], r["kind"], r["dtype"], _value(r["value"]), r["units"] or "",
                     _age(r["timestamp"]), str(r["pushes"]))
+    if hidden:
+        res.add_row(f"… {hidden} more (no room)", "", "", "", "", "", "", style="dim")
     counters = box["counters"]
     out = Table(title="outbox", expand=True)
     for col in ("pending", "retrying", "delivered", "failed", "dropped", "bytes", "refused full"):
@@ -57,10 +74,11 @@ def render(snap: dict[str, Any]) -> Group:
         f"{sess['pushes_acked']} (duplicates {sess['pushes_duplicate']}, refused "
         f"{sess['pushes_refused']})  crc errors {dec['crc_errors']}  junk bytes {dec['junk_bytes']}"
         f"  bad packets {sess['bad_packets']}  commands {snap['commands_handled']}")
-    errors = Text("\n".join(snap["errors"][-5:]) or "none", style="red" if snap["errors"] else "dim")
-    events = Text("\n".join(snap.get("events", [])[-5:]) or "none", style="dim")
-    return Group(head, link_line, res, out, Panel(events, title="recent events"),
-                 Panel(errors, title="recent errors"))
+    errors = Text("\n".join(snap["errors"][-3:]) or "none", style="red" if snap["errors"] else "dim")
+    events = Text("\n".join(snap.get("events", [])[-3:]) or "none", style="dim")
+    # what a person must see first (link, outbox, errors) comes before the long resource list
+    return Group(head, link_line, out, Panel(errors, title="recent errors"),
+                 Panel(events, title="recent events"), res)
 
 
 def plain_line(snap: dict[str, Any]) -> str:

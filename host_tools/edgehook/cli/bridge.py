@@ -121,7 +121,7 @@ def _live(service: Any, stop: threading.Event) -> None:
 
     with Live(render(service.snapshot()), refresh_per_second=4, screen=False) as live:
         while not stop.wait(0.25):
-            live.update(render(service.snapshot()))
+            live.update(render(service.snapshot(), height=live.console.size.height))
 
 
 def _plain(service: Any, stop: threading.Event, every: float) -> None:
