@@ -50,6 +50,8 @@ def test_bridge_needs_a_cloud_or_offline(tmp_path):
     bad = CliRunner().invoke(cli, ["bridge", "--port", "x", "--device", "d", "--offline",
                                    "--map", "nonsense"], standalone_mode=False)
     assert "bad --map" in str(bad.exception)
+    zero = run("bridge", "--port", "x", "--device", "d", "--offline", "--baud", "0")
+    assert zero.returncode == 1 and "edgehook: Invalid value for '--baud'" in zero.stderr
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
     nowhere = CliRunner().invoke(cli, ["bridge", "--port", "x", "--device", "d", "--offline",

@@ -37,6 +37,18 @@ def test_absent_port_waits_with_one_message_then_connects(tmp_path):
             asset.close()
 
 
+def test_a_port_setting_pyserial_refuses_is_reported_and_the_bridge_stays_alive(tmp_path):
+    asset = ScriptedAsset(link=tmp_path / "ttyEDGE")
+    bridge, events = make_bridge(tmp_path, str(tmp_path / "ttyEDGE"), baud=-5)
+    try:
+        assert wait_for(lambda: any("Not a valid baudrate" in e for e in events))
+        assert wait_for(lambda: bridge.link.attempts >= 3)  # still trying, not a dead thread
+        assert bridge.link.state == "waiting" and all(t.is_alive() for t in bridge._threads)
+    finally:
+        bridge.stop()
+        asset.close()
+
+
 def test_unplug_and_replug_reconnects_and_keeps_every_reading(tmp_path):
     link = tmp_path / "ttyEDGE"
     asset = ScriptedAsset(link=link)

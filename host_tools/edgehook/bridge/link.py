@@ -74,7 +74,7 @@ class SerialLink:
             ser = serial.serial_for_url(self.port, baudrate=self.baud, timeout=self.read_timeout,
                                         write_timeout=2.0, do_not_open=True)
             ser.open()
-        except (OSError, serial.SerialException) as exc:
+        except (OSError, ValueError, serial.SerialException) as exc:  # ValueError: a setting it refuses
             raise DeviceError(f"cannot open {self.port}: {exc}") from exc
         try:
             ser.reset_input_buffer()

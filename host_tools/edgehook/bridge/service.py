@@ -154,11 +154,11 @@ class Bridge:
     def _serial_loop(self) -> None:
         stop = self.stop_event
         while not stop.is_set():
-            if not self.link.open_wait(stop):
-                break
-            self.deframer = Deframer()
-            self.session.link_lost()  # a fresh port: SYNC first
             try:
+                if not self.link.open_wait(stop):
+                    break
+                self.deframer = Deframer()
+                self.session.link_lost()  # a fresh port: SYNC first
                 self._pump(stop)
             except Exception as exc:  # a bug must not leave a bridge that looks alive but is deaf
                 log.exception("serial loop failed")

@@ -37,7 +37,7 @@ def _parse_map(items: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("bridge")
 @click.option("--port", required=True, help="Serial port of the board (e.g. /dev/ttyUSB0, or a pty).")
-@click.option("--baud", default=115200, show_default=True, help="Baud rate.")
+@click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True, help="Baud rate.")
 @click.option("--cloud", "cloud_url", envvar=ENV_URL,
               help=f"Octave REST base, e.g. https://octave-api.sierrawireless.io/v5.0 [env {ENV_URL}].")
 @click.option("--company", envvar=ENV_COMPANY, help=f"Octave company name [env {ENV_COMPANY}].")
