@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import click
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -52,6 +53,10 @@ def test_bridge_needs_a_cloud_or_offline(tmp_path):
     assert "bad --map" in str(bad.exception)
     zero = run("bridge", "--port", "x", "--device", "d", "--offline", "--baud", "0")
     assert zero.returncode == 1 and "edgehook: Invalid value for '--baud'" in zero.stderr
+    for option, value in (("--ttl", "-5"), ("--silence", "-1"), ("--command-interval", "0"), ("--concurrency", "0")):
+        bad_number = CliRunner().invoke(cli, ["bridge", "--port", "x", "--device", "d", "--offline",
+                                              option, value], standalone_mode=False)
+        assert isinstance(bad_number.exception, click.BadParameter), (option, bad_number.exception)
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
     nowhere = CliRunner().invoke(cli, ["bridge", "--port", "x", "--device", "d", "--offline",

@@ -147,6 +147,8 @@ def test_bad_files_and_arguments_are_usage_errors(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not even switched to WAL
     with pytest.raises(UsageError, match="policy"):
         Outbox(tmp_path / "o.db", policy="keep-everything")
+    with pytest.raises(UsageError, match="TTL must be positive"):
+        Outbox(tmp_path / "o.db", ttl=-5)
     with pytest.raises(UsageError, match="cannot create the outbox"):
         Outbox(junk / "sub" / "o.db")  # its folder would be inside a file
 

@@ -133,6 +133,8 @@ class Outbox:
             raise UsageError(f"unknown outbox policy {policy!r}", hint=f"one of {', '.join(POLICIES)}")
         if max_records < 1 or max_bytes < 1:
             raise UsageError("outbox limits must be positive")
+        if ttl is not None and not ttl > 0:  # a negative TTL would drop every reading at once
+            raise UsageError(f"outbox TTL must be positive, not {ttl:g}", hint="--ttl SECONDS, e.g. 86400")
         self.path = Path(path)
         self.max_records = max_records
         self.max_bytes = max_bytes

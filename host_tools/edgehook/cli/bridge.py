@@ -45,24 +45,24 @@ def _parse_map(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--outbox", "outbox_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Outbox file (SQLite) [default: ~/.local/state/edgehook/outbox-<device>.db].")
 @click.option("--offline", is_flag=True, help="No cloud: answer the board and keep readings in the outbox.")
-@click.option("--concurrency", default=4, show_default=True, help="Uploads in flight at once.")
-@click.option("--max-records", default=100_000, show_default=True, help="Outbox limit: open records.")
-@click.option("--max-bytes", default=64 * 1024 * 1024, show_default=True, help="Outbox limit: open bytes.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Uploads in flight at once.")
+@click.option("--max-records", type=click.IntRange(min=1), default=100_000, show_default=True, help="Outbox limit: open records.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=64 * 1024 * 1024, show_default=True, help="Outbox limit: open bytes.")
 @click.option("--policy", type=click.Choice(["reject-new", "drop-oldest"]), default="reject-new",
               show_default=True, help="When the outbox is full: refuse pushes (the board keeps "
               "buffering) or drop the oldest reading (counted).")
-@click.option("--ttl", type=float, help="Drop readings not uploaded after this many seconds (counted).")
+@click.option("--ttl", type=click.FloatRange(min=0, min_open=True), help="Drop readings not uploaded after this many seconds (counted).")
 @click.option("--map", "maps", multiple=True, metavar="SEGMENT=STREAM",
               help="Send resources under SEGMENT to another stream (a name under the device, or a "
               "full /<co>/... path). Repeatable.")
 @click.option("--elems-prefix", default="", help="Nest event elems under this path (e.g. orp/asset).")
-@click.option("--silence", default=15.0, show_default=True,
-              help="No frame for this many seconds: SYNC again; twice as long: reopen the port.")
-@click.option("--command-interval", default=2.0, show_default=True,
+@click.option("--silence", type=click.FloatRange(min=0), default=15.0, show_default=True,
+              help="No frame for this many seconds: SYNC again; twice as long: reopen the port (0: never).")
+@click.option("--command-interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
               help="Seconds between polls of the device's :command stream.")
-@click.option("--backoff-max", default=60.0, show_default=True, help="Longest wait between upload retries (s).")
+@click.option("--backoff-max", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="Longest wait between upload retries (s).")
 @click.option("--plain", is_flag=True, help="Plain log lines even on a terminal (no live table).")
-@click.option("--status-every", default=10.0, show_default=True, help="Seconds between plain status lines.")
+@click.option("--status-every", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds between plain status lines.")
 def bridge(port: str, baud: int, cloud_url: str | None, company: str | None, device: str,
            outbox_path: Path | None, offline: bool, concurrency: int, max_records: int,
            max_bytes: int, policy: str, ttl: float | None, maps: tuple[str, ...],
