@@ -100,6 +100,13 @@ def test_bundle_build_cli_hides_secrets(tmp_path: Path) -> None:
     assert {o["kind"] for o in index["objects"]} == {"action", "task"}
 
 
+def test_bundle_build_into_a_folder_it_cannot_make_is_a_usage_error(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    res = CliRunner().invoke(cli, ["bundle", "build", "--out", str(afile / "out")], standalone_mode=False)
+    assert isinstance(res.exception, UsageError) and "cannot write the bundle" in str(res.exception)
+
+
 def test_bad_manifest_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text('{"actions": [{"name": "a", "source": "/x/y", "file": "nope.js"}]}')
     with pytest.raises(UsageError, match="no file nope.js"):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from edgehook.bundle.deliveries import find_deliveries, list_deliveries, replay, stuck
+from edgehook.bundle.deliveries import (
+    enable_endpoint,
+    find_deliveries,
+    list_deliveries,
+    replay,
+    stuck,
+)
 from edgehook.errors import UsageError
 
 NOW = 1_800_000_000_000
@@ -32,3 +38,7 @@ def test_bad_arguments_fail_before_any_request() -> None:
         replay(client, None, failed=False)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="one delivery id or --failed"):
         replay(client, "e1", failed=True)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="bad endpoint name 'x y'"):
+        enable_endpoint(client, "x y")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="bad endpoint name"):
+        list_deliveries(client, endpoint="a'b")  # type: ignore[arg-type]

@@ -163,13 +163,18 @@ def build_bundle(manifest: Manifest, settings: Settings, company: str, hide_secr
 
 def write_bundle(bundle: Bundle, out: Path) -> list[Path]:
     """Each built function to `<out>/<name>.js` (one per manifest object) and `<out>/bundle.json`."""
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     index = []
-    for obj in bundle.objects:
-        path = out / (obj.name.split(" ")[0] + ".js")
-        path.write_text(obj.js + "\n")
-        paths.append(path)
-        index.append({"kind": obj.kind, "file": path.name, **{k: v for k, v in obj.fields.items() if k != "js"}})
-    (out / "bundle.json").write_text(json.dumps({"company": bundle.company, "streams": bundle.streams, "objects": index}, indent=2) + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for obj in bundle.objects:
+            path = out / (obj.name.split(" ")[0] + ".js")
+            path.write_text(obj.js + "\n")
+            paths.append(path)
+            index.append({"kind": obj.kind, "file": path.name, **{k: v for k, v in obj.fields.items() if k != "js"}})
+        (out / "bundle.json").write_text(json.dumps({"company": bundle.company, "streams": bundle.streams,
+                                                     "objects": index}, indent=2) + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write the bundle to {out}: {exc.strerror or exc}",
+                         hint="pass --out a folder you can write") from exc
     return paths

@@ -18,6 +18,7 @@ from edgehook.octave.client import OctaveClient
 STATES = ("delivered", "pending", "retrying", "failed")
 LIMIT = 10_000
 _TARGET = re.compile(r"^[A-Za-z0-9_:.\-@/]{1,200}$")
+_ENDPOINT = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # as the settings name them
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def list_deliveries(client: OctaveClient, state: str | None = None, limit: int =
     if state:
         clauses.append(f"elems.state == '{state}'")
     if endpoint:
-        _check_target(endpoint)
+        _check_endpoint(endpoint)
         clauses.append(f"elems.endpoint == '{endpoint}'")
     params: dict = {"limit": limit, "order": "desc"}
     if clauses:
@@ -58,6 +59,11 @@ def list_deliveries(client: OctaveClient, state: str | None = None, limit: int =
 def _check_target(target: str) -> None:
     if not _TARGET.match(target):
         raise UsageError(f"bad delivery id {target!r}", hint="a record id (e…), a webhook id (msg_…) or a record hash")
+
+
+def _check_endpoint(name: str) -> None:
+    if not _ENDPOINT.match(name):
+        raise UsageError(f"bad endpoint name {name!r}", hint="the name of a configured endpoint, e.g. webhook")
 
 
 def find_deliveries(client: OctaveClient, target: str) -> list[dict]:
@@ -108,7 +114,7 @@ def replay(client: OctaveClient, target: str | None = None, failed: bool = False
 
 def enable_endpoint(client: OctaveClient, name: str) -> dict:
     """Mark an endpoint active again after a 410 (the next readings are posted to it)."""
-    _check_target(name)
+    _check_endpoint(name)
     return _command(client, {"command": "enable", "endpoint": name})
 
 
