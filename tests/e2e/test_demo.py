@@ -90,3 +90,12 @@ def test_a_part_that_dies_ends_the_demo_and_its_logs_stay(tmp_path: Path) -> Non
     kept = Path(re.search(r"logs kept in (\S+)", err).group(1))
     assert kept.parent == tmp_path and (kept / "bridge.log").exists()  # what the hint points to is there
     assert _processes_using(tmp_path) == []
+
+
+def test_a_dir_it_cannot_make_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    out = subprocess.run([sys.executable, "-m", "edgehook", "demo", "--dir", str(afile / "sub"), "--duration", "5"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.startswith("edgehook: cannot use "), out.stderr
+    assert "Traceback" not in out.stderr

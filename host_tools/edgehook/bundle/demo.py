@@ -30,7 +30,7 @@ from edgehook.bundle.deploy import deploy_bundle
 from edgehook.bundle.manifest import load_manifest
 from edgehook.bundle.receiver import Received, Reply, WebhookReceiver
 from edgehook.bundle.settings import new_secret, resolve_settings
-from edgehook.errors import RemoteError
+from edgehook.errors import RemoteError, UsageError
 from edgehook.octave.client import OctaveClient
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,11 @@ class Demo:
     def start(self, progress: Callable[[str], None] = lambda s: None) -> None:
         from edgehook.board.vboard import VirtualBoard
 
-        self.work.mkdir(parents=True, exist_ok=True)
+        try:
+            self.work.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot use {self.work} for the demo's files: {exc.strerror or exc}",
+                             hint="pass --dir a folder you can write") from exc
         user, token = "demo", secrets.token_urlsafe(24)
         base_env = {**os.environ, "EDGEHOOK_USER": user, "EDGEHOOK_TOKEN": token,
                     "EDGEHOOK_CREDENTIALS": str(self.work / "credentials.json")}
