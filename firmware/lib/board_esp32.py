@@ -33,8 +33,12 @@ class Uart:
     def readinto(self, buf):
         return self.u.readinto(buf) or 0
 
-    def write(self, data):
-        self.u.write(data)
+    def write(self, data, n=-1):
+        if n < 0:
+            self.u.write(data)
+        else:
+            # UART.write is MicroPython's stream write, which takes a length (the stubs omit it)
+            self.u.write(data, n)  # type: ignore[call-arg]
 
 
 class McuTemp:

@@ -108,22 +108,22 @@ class Client:
                 if b == 3 and self.fs == 0 and lnk.repl:
                     self.running = False  # Ctrl-C outside a frame: give the REPL back
                     return
-                mv = self.dfr.feed(b)
-                if mv is not None:
+                m = self.dfr.feed_n(b)
+                if m:
                     try:
-                        self._frame(mv)
+                        self._frame(self.dfr.buf, m)
                     except MemoryError:
                         self.bad += 1  # dropped and counted; the edge asks again
         if lnk.eof:
             self.running = False
 
-    def _frame(self, mv):
+    def _frame(self, mv, n):
         self.up = True
-        if len(mv) == 4 and self.op and mv[0] == self.op | 0x20:  # the awaited bare response
+        if n == 4 and self.op and mv[0] == self.op | 0x20:  # the awaited bare response
             self._done(mv[1], mv[2] << 8 | mv[3])
             return
         try:
-            t, f, seq, fields = orp.parse(mv)
+            t, f, seq, fields = orp.parse(mv, n)
         except orp.OrpError:
             self.bad += 1
             return
@@ -138,7 +138,7 @@ class Client:
                 st = self.app.call(i, fields.get("D")) if i >= 0 else 0x41
             else:
                 st = self.app.poll(i) if i >= 0 else 0x41
-            self._write(self.enc.frame(t & 0xDF, st, seq))
+            self._write(self.enc.build(t & 0xDF, st, seq))
         elif self.op and t == self.op | 0x20:
             self._done(f, seq)
         else:
@@ -150,7 +150,7 @@ class Client:
             self.clock.set(sec, us)
             self.app.b.set_clock(sec, us)
         ex = (("S", self.sent), ("R", self.dfr.frames), ("M", MTU))
-        self._write(self.enc.frame(0x79, 0x31, seq, extra=ex))
+        self._write(self.enc.build(0x79, 0x31, seq, extra=ex))
         # ORP resources are volatile on the edge: create every one again, then push
         for i in range(len(self.state)):
             self.state[i] = 0
@@ -235,11 +235,11 @@ class Client:
         self.deadline = ticks_add(now, min(self.timeout << min(self.tries, 16), self.backoff))
         try:
             if op == 0x50:
-                mv = self._push(i)
+                n = self._push(i)
             elif op == 0x48:
-                mv = enc.frame(op, 0x20, self.pseq, self.paths[i])
+                n = enc.build(op, 0x20, self.pseq, self.paths[i])
             else:
-                mv = enc.frame(op, self.types[i], self.pseq, self.paths[i], units=self.units[i])
+                n = enc.build(op, self.types[i], self.pseq, self.paths[i], units=self.units[i])
         except orp.OrpError:  # too big for a frame: a push is dropped, a resource fails alone
             self.op = 0
             if op == 0x50:
@@ -250,7 +250,7 @@ class Client:
                 self.state[i] = 3
                 self.failed += 1
             return
-        self._write(mv)
+        self._write(n)
 
     def _push(self, i):
         c = self.clock
@@ -265,13 +265,14 @@ class Client:
             known = c.wall(c.s, c.ms)
         if self.types[i] == 0x42:
             v = b"1" if v else b"0"
-        return self.enc.frame(0x50, self.types[i], self.pseq, self.paths[i], c.ts if known else None, c.us, None, v)
+        return self.enc.build(0x50, self.types[i], self.pseq, self.paths[i], c.ts if known else None, c.us, None, v)
 
-    def _write(self, mv):
+    def _write(self, n):
+        # the frame is self.enc.out[:n]; streams take a length, so nothing is allocated
         try:
             if self.pre:
                 self.link.write(b"~~")
-            self.link.write(mv)
+            self.link.write(self.enc.out, n)
             self.sent += 1
         except OSError:
             self.bad += 1  # a link error: the timeout retransmits

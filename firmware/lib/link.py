@@ -38,5 +38,9 @@ class Stdio:
                 break
         return n
 
-    def write(self, data):
-        self.tx.write(data)
+    def write(self, data, n=-1):
+        """Write data, or data[:n] without slicing it (MicroPython streams take a length)."""
+        if n < 0:
+            self.tx.write(data)
+        else:
+            self.tx.write(data, n)

@@ -107,8 +107,8 @@ def test_a_resource_too_big_to_create_fails_alone(tmp_path: Path) -> None:
                 self.out = []
             def readinto(self, buf):
                 return 0
-            def write(self, data):
-                self.out.append(bytes(data))
+            def write(self, data, n=-1):
+                self.out.append(bytes(data) if n < 0 else bytes(data[:n]))
         class Board:
             def feed(self):
                 pass
