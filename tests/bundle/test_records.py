@@ -11,6 +11,7 @@ from edgehook.bundle.deliveries import (
     replay,
     stuck,
 )
+from edgehook.bundle.demo import events_ingested
 from edgehook.errors import UsageError
 
 NOW = 1_800_000_000_000
@@ -42,3 +43,12 @@ def test_bad_arguments_fail_before_any_request() -> None:
         enable_endpoint(client, "x y")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="bad endpoint name"):
         list_deliveries(client, endpoint="a'b")  # type: ignore[arg-type]
+
+
+def test_events_ingested_counts_what_capacity_evicted(local_cloud) -> None:
+    client = local_cloud.client()
+    stream = client.create_stream("/test/devices/d/env", capacity=2)
+    for i in range(5):
+        client.create_event(stream["id"], {"env": {"temp": i}})
+    assert len(client.list_events(stream_id=stream["id"], limit=100)) == 2  # the cloud keeps two
+    assert events_ingested(client, ["/test/devices/d/env", "/test/devices/d/none"]) == 5
