@@ -52,3 +52,11 @@ def test_events_ingested_counts_what_capacity_evicted(local_cloud) -> None:
         client.create_event(stream["id"], {"env": {"temp": i}})
     assert len(client.list_events(stream_id=stream["id"], limit=100)) == 2  # the cloud keeps two
     assert events_ingested(client, ["/test/devices/d/env", "/test/devices/d/none"]) == 5
+
+
+def test_counts_reads_only_the_states(local_cloud) -> None:
+    client = local_cloud.client()
+    stream = client.create_stream("/test/webhooks/deliveries")
+    for state in ("delivered", "failed", "delivered"):
+        client.create_event(stream["id"], {"state": state, "body": "x" * 1000})
+    assert counts(client) == {"delivered": 2, "failed": 1}

@@ -76,7 +76,7 @@ def find_deliveries(client: OctaveClient, target: str) -> list[dict]:
 
 def counts(client: OctaveClient) -> Counter:
     """Records by state."""
-    events = client.list_events(path=Paths.of(client.company).deliveries, limit=LIMIT, only="elems")
+    events = client.list_events(path=Paths.of(client.company).deliveries, limit=LIMIT, only="elems.state")
     return Counter(str((e.get("elems") or {}).get("state")) for e in events)
 
 
