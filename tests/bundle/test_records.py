@@ -1,10 +1,11 @@
-"""Reading delivery records on the host: stuck detection and argument checks."""
+"""Reading delivery records on the host: stuck detection, argument checks, counts."""
 
 from __future__ import annotations
 
 import pytest
 
 from edgehook.bundle.deliveries import (
+    counts,
     enable_endpoint,
     find_deliveries,
     list_deliveries,
