@@ -35,3 +35,10 @@ def test_version_and_unknown_command():
     bad = subprocess.run([sys.executable, "-m", "edgehook", "no-such-command"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert bad.stderr.startswith("edgehook: ") and "hint:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_group_without_a_subcommand_prints_its_help():
+    proc = subprocess.run([sys.executable, "-m", "edgehook", "orp"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("Usage: edgehook orp") and "encode" in proc.stdout
+    assert proc.stderr == ""

@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("edgehook: aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # a group named without a subcommand: its help, as `--help` would print it
+        click.echo(exc.ctx.get_help() if exc.ctx else cli.get_help(click.Context(cli)))
+        sys.exit(0)
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "edgehook"
         click.echo(f"edgehook: {exc.format_message()}", err=True)
