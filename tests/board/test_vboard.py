@@ -253,3 +253,12 @@ def test_machine_soft_reset_in_main_reboots_the_board(vboard_factory, tmp_path: 
     wait_for(lambda: runs(flash) == 3, what="three boots")
     vb.wait_log("-> soft reboot")
     assert sum("soft reboot" in entry for entry in vb.log) == 2
+
+
+def test_a_compiled_board_dir_holds_the_app_as_a_deploy_leaves_it(tmp_path: Path) -> None:
+    board = make_board_dir(tmp_path / "flash", mpy=True)
+    assert (board / "main.py").is_file() and (board / "boot.py").is_file()
+    libs = {p.name for p in (board / "lib").iterdir()}
+    assert "orp.mpy" in libs and "orp.py" not in libs
+    assert (board / "lib" / "orp.mpy").read_bytes()[:2] == b"M\x06"  # .mpy v6
+    assert not (board / "mypy.ini").exists()  # tool files stay behind

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import serial
 
-from edgehook.board.deploy import build_files
+from edgehook.board.vboard import make_board_dir
 from edgehook.orp import Deframer, OrpError, Packet, parse
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
@@ -31,11 +31,7 @@ Answer = Callable[[Packet], "str | None"]
 
 def compiled_board(dest: Path) -> Path:
     """A board folder holding the firmware as a deploy puts it: lib/*.py compiled to .mpy."""
-    for board_path, data in build_files(FIRMWARE, mpy=True).items():
-        target = dest / board_path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return dest
+    return make_board_dir(dest, FIRMWARE, mpy=True)
 
 
 class PtyBoard:

