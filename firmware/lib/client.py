@@ -189,7 +189,12 @@ class Client:
             self.later = min(self.later + 1, 16)
             self.hold = ticks_add(ticks_ms(), min(self.timeout << self.later, self.backoff))
             self.ring.busy = False
-        elif op == 0x50:
+        else:
+            self._refused(op, i)
+
+    def _refused(self, op, i):
+        """A request that will never succeed: a push is dropped and counted, a resource fails alone."""
+        if op == 0x50:
             self.rejected += 1
             if self.pring:
                 self.ring.pop()
@@ -240,15 +245,9 @@ class Client:
                 n = enc.build(op, 0x20, self.pseq, self.paths[i])
             else:
                 n = enc.build(op, self.types[i], self.pseq, self.paths[i], units=self.units[i])
-        except orp.OrpError:  # too big for a frame: a push is dropped, a resource fails alone
+        except orp.OrpError:  # too big for a frame
             self.op = 0
-            if op == 0x50:
-                self.rejected += 1
-                if self.pring:
-                    self.ring.pop()
-            else:
-                self.state[i] = 3
-                self.failed += 1
+            self._refused(op, i)
             return
         self._write(n)
 
