@@ -50,6 +50,12 @@ def test_demo_delivers_and_stops_everything(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     _check_summary(out.stdout, work)
+    # at the end the board stops and what is in flight settles: every reading ends delivered
+    summary = out.stdout[out.stdout.index("edgehook demo:"):]
+    counts = [int(re.search(pattern, summary).group(1))
+              for pattern in (r"readings sent\s+(\d+)", r"events stored\s+(\d+)", r"delivered (\d+)")]
+    assert counts[0] == counts[1] == counts[2], summary
+    assert "still in flight" not in summary
 
 
 def test_demo_stops_on_ctrl_c_with_a_summary(tmp_path: Path) -> None:

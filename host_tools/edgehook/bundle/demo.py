@@ -136,6 +136,18 @@ def flash_board(dest: Path) -> Path:
     return make_board_dir(dest, mpy=True)
 
 
+def in_flight(snap: dict[str, Any]) -> dict[str, int]:
+    """What a snapshot shows still on its way: readings not yet events (in the bridge's outbox),
+    events without a delivery record yet, and deliveries pending or retrying."""
+    states = snap["deliveries"]
+    records = sum(states.values())
+    return {
+        "outbox": max(0, (snap["readings"] or 0) - snap["events"]),
+        "unrecorded": max(0, snap["events"] - records),
+        "open": states.get("pending", 0) + states.get("retrying", 0),
+    }
+
+
 class Demo:
     """Start with `start(progress)`, read `snapshot()`, always `stop()` (idempotent)."""
 
@@ -246,6 +258,19 @@ class Demo:
             return int(row[0]) if row else 0
         except sqlite3.Error:
             return None
+
+    def settle(self, timeout: float) -> bool:
+        """Stop the board (no new readings), then wait up to `timeout` s while the bridge and the
+        cloud finish what is in flight: every reading an event, every event a delivery record
+        that is delivered or failed. True when nothing is left in flight."""
+        if self.board is not None:
+            self.board.stop()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = in_flight(self.snapshot())
+            if not any(left.values()) or time.monotonic() >= deadline:
+                return not any(left.values())
+            time.sleep(0.25)
 
     def stop(self) -> None:
         """Stop the bridge, the board, the receiver and the cloud; nothing is left running."""

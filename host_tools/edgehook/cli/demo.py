@@ -14,6 +14,8 @@ import click
 
 from edgehook.errors import RemoteError
 
+SETTLE = 20.0  # seconds the demo waits at the end for readings in flight
+
 
 def _table(snap: dict[str, Any]) -> Any:
     from rich.table import Table
@@ -34,6 +36,8 @@ def _table(snap: dict[str, Any]) -> Any:
 
 
 def _summary(snap: dict[str, Any]) -> str:
+    from edgehook.bundle.demo import in_flight
+
     states = snap["deliveries"]
     lat = snap["latency_ms"]
     lines = [
@@ -46,6 +50,10 @@ def _summary(snap: dict[str, Any]) -> str:
     ]
     if lat["p50"] is not None:
         lines.append(f"  latency          reading → first webhook post: p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms")
+    left = in_flight(snap)
+    if any(left.values()):
+        lines.append(f"  still in flight  {left['outbox']} readings in the bridge's outbox, {left['unrecorded']} events "
+                     f"without a delivery record, {left['open']} deliveries pending or retrying")
     return "\n".join(lines)
 
 
@@ -88,6 +96,12 @@ def demo(duration: float | None, work: Path | None, seed: int, heap: str, plain:
             else:
                 with Live(_table(run.snapshot()), console=console, refresh_per_second=4) as live:
                     _watch(run, end, 0.5, lambda snap: live.update(_table(snap)))
+        except KeyboardInterrupt:
+            pass
+        console.print(f"[dim]demo:[/] board stopped; waiting up to {SETTLE:.0f} s for readings in flight "
+                      "(Ctrl-C to skip)")
+        try:
+            run.settle(SETTLE)
         except KeyboardInterrupt:
             pass
         snap = run.snapshot()
