@@ -119,3 +119,40 @@ def test_credentials_env_then_file(tmp_path, monkeypatch):
     monkeypatch.delenv("EDGEHOOK_USER")
     with pytest.raises(UsageError):
         cr.resolve_credentials()
+
+
+def test_a_kept_alive_connection_the_server_closed_is_retried_for_reads():
+    """The race between reusing a pooled connection and the server's keep-alive timeout: the
+    server answers with keep-alive, then closes the socket; the next GET must still succeed."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    body = b'{"head": {"status": 200, "ok": true, "errors": []}, "body": []}'
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    served = []
+
+    def serve() -> None:
+        conn, _addr = listener.accept()
+        conn.recv(65536)
+        conn.sendall(answer)
+        served.append(1)
+        conn.recv(65536)  # the second request arrives as the server times the connection out
+        conn.close()
+        conn, _addr = listener.accept()
+        conn.recv(65536)
+        conn.sendall(answer)
+        served.append(1)
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    client = OctaveClient(f"http://127.0.0.1:{port}/v5.0", "acme", "u", "t", timeout=5)
+    assert client.request("GET", "/stream").ok
+    assert client.request("GET", "/stream").ok  # the pooled connection is dead: retried on a new one
+    t.join(timeout=5)
+    listener.close()
+    assert len(served) == 2

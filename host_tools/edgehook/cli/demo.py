@@ -125,10 +125,15 @@ def _watch(run: Any, end: float | None, every: float, show: Callable[[dict[str, 
     """Show a snapshot every `every` s until `end` (None: until Ctrl-C); a part that died ends it."""
     while end is None or time.monotonic() < end:
         time.sleep(min(every, max(0.1, end - time.monotonic())) if end else every)
-        show(run.snapshot())
         dead = run.stopped()
         if dead:
             raise RemoteError(f"demo: {', '.join(dead)} stopped", hint=f"logs in {run.work}")
+        try:
+            show(run.snapshot())
+        except RemoteError:
+            if run.stopped():
+                raise
+            continue  # every part runs: a count that could not be read now is read next time
 
 
 COMMANDS = [demo]

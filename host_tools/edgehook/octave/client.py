@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from edgehook.errors import RemoteError
 
@@ -59,6 +61,20 @@ def _remote_error(message: str, retryable: bool, hint: str | None = None) -> Rem
     return err
 
 
+def new_session() -> requests.Session:
+    """A session that retries what is safe to retry at once: a refused connection (nothing was
+    sent), and an idempotent request whose kept-alive connection the server had just closed (the
+    race between a client reusing a connection and a server's keep-alive timeout)."""
+    retry = Retry(total=2, connect=2, read=1, status=0, other=0, redirect=0, backoff_factor=0.1,
+                  allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+                  raise_on_status=False, respect_retry_after_header=False)
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class OctaveClient:
     """Requests against `<base_url>/<company>/...` with X-Auth-User / X-Auth-Token."""
 
@@ -74,7 +90,7 @@ class OctaveClient:
         self.base_url = base_url.rstrip("/")
         self.company = company
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.session.headers.update({"X-Auth-User": user, "X-Auth-Token": token})
 
     @classmethod
