@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from edgehook.cloud.worker import call_timeout
-from tests.cloud.sink import Sink
 from tests.fixtures.cloud import start_local_cloud
 
 CO = "hd"
@@ -19,13 +18,6 @@ def cloud(tmp_path_factory):
                           args=("--disable-after", "3", "--http-timeout", "10"))
     yield c
     c.stop()
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = Sink()
-    yield s
-    s.close()
 
 
 def _action(cloud, name, js):

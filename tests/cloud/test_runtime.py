@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from tests.cloud.sink import Sink
 from tests.fixtures.cloud import start_local_cloud
 
 CO = "rt"
@@ -18,13 +17,6 @@ def cloud(tmp_path_factory):
                           args=("--disable-after", "3", "--http-timeout", "1"))
     yield c
     c.stop()
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = Sink()
-    yield s
-    s.close()
 
 
 def _js(text, **values):
