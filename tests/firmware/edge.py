@@ -125,12 +125,21 @@ class Edge:
         return self.seq
 
     def sync(self, timestamp: float | None = None, timeout: float = 5.0) -> Packet:
-        """Send a SYNC and return the board's `y`."""
+        """Send a SYNC, again each second until answered as an Octave edge does (a board that is
+        still booting may miss one), and return the board's `y`."""
         seq = self.next_seq()
         mark = self.mark()
-        self.send(Packet("Y", "1", seq, timestamp=timestamp if timestamp is not None else time.time(),
-                         sent=0, received=0))
-        return self.wait(lambda p: p.type == "y" and p.seq == seq, timeout, "y to SYNC", mark)
+        deadline = time.monotonic() + timeout
+        while True:
+            self.send(Packet("Y", "1", seq, timestamp=timestamp if timestamp is not None else time.time(),
+                             sent=0, received=0))
+            left = deadline - time.monotonic()
+            try:
+                return self.wait(lambda p: p.type == "y" and p.seq == seq, min(1.0, max(left, 0.0)),
+                                 "y to SYNC", mark)
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
 
     def call(self, path: str, data: bytes | None, dtype: str = "N", timeout: float = 5.0) -> Packet:
         """A handler call `c` on an output; returns the board's `C`."""
